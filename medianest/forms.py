@@ -1,0 +1,23 @@
+"""Flask-WTF forms. Services still validate: forms only shape input."""
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+
+
+class SetupForm(FlaskForm):
+    name = StringField("Your name", validators=[Optional(), Length(max=100)])
+    email = EmailField("Email", validators=[DataRequired(), Email(message="Enter a valid email address."), Length(max=255)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=10, max=256, message="Use 10 to 256 characters.")])
+    confirm = PasswordField("Repeat password", validators=[DataRequired(), EqualTo("password", message="The passwords differ.")])
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=255)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+    remember = BooleanField("Keep me signed in on this device")
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[Optional(), Length(max=256)])
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(min=10, max=256, message="Use 10 to 256 characters.")])
+    confirm_password = PasswordField("Repeat new password", validators=[DataRequired()])

@@ -1,0 +1,79 @@
+"""Error logging to `error_logs`, with the request's correlation id."""
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+import uuid
+
+from flask import g, has_request_context, request
+from flask_login import current_user
+
+from medianest.extensions import db
+from medianest.models import ErrorLog
+
+log = logging.getLogger(__name__)
+
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+SENSITIVE_KEYS = ("token", "password", "secret", "key", "csrf", "authorization", "cookie")
+
+
+def correlation_id() -> str:
+    """This request's correlation id: a valid incoming X-Request-ID, else a new one."""
+    if not has_request_context():
+        return uuid.uuid4().hex
+    if "correlation_id" not in g:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.correlation_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+    return g.correlation_id
+
+
+def _safe_args() -> dict:
+    return {k: ("[redacted]" if any(s in k.lower() for s in SENSITIVE_KEYS) else v[:200])
+            for k, v in request.args.items()}
+
+
+def record(*, error_code: str, message: str, status_code: int, exc: BaseException | None = None,
+           metadata: dict | None = None) -> ErrorLog | None:
+    """Write one error_logs row in its own transaction; never raises."""
+    try:
+        db.session.rollback()
+        user_id = None
+        if has_request_context() and getattr(current_user, "is_authenticated", False):
+            user_id = str(current_user.id)
+        row = ErrorLog(
+            correlation_id=correlation_id(),
+            user_id=user_id,
+            error_code=error_code[:100],
+            error_message=message[:2000],
+            stack_trace="".join(traceback.format_exception(exc)) if exc is not None and status_code >= 500 else None,
+            request_path=request.path[:500] if has_request_context() else None,
+            request_method=request.method if has_request_context() else None,
+            status_code=status_code,
+            meta=(metadata or {}) | ({"args": _safe_args()} if has_request_context() and request.args else {}),
+        )
+        db.session.add(row)
+        db.session.commit()
+        return row
+    except Exception:  # the error log must never cause a second failure
+        db.session.rollback()
+        log.exception("could not write error log (correlation id %s)", correlation_id())
+        return None
+
+
+def search(*, status_code=None, error_code=None, user_id=None, correlation=None, since=None, until=None,
+           page=1, per_page=50):
+    stmt = db.select(ErrorLog).order_by(ErrorLog.created_at.desc())
+    if status_code:
+        stmt = stmt.where(ErrorLog.status_code == status_code)
+    if error_code:
+        stmt = stmt.where(ErrorLog.error_code == error_code)
+    if user_id:
+        stmt = stmt.where(ErrorLog.user_id == user_id)
+    if correlation:
+        stmt = stmt.where(ErrorLog.correlation_id == correlation)
+    if since:
+        stmt = stmt.where(ErrorLog.created_at >= since)
+    if until:
+        stmt = stmt.where(ErrorLog.created_at < until)
+    return db.paginate(stmt, page=page, per_page=per_page, max_per_page=200, error_out=False)

@@ -1,0 +1,47 @@
+"""Blueprints, one per domain, and the template helpers they share."""
+from flask import Flask, current_app, request, url_for
+from flask_login import current_user
+
+from medianest.views import admin, auth, dashboard, health, setup
+
+BLUEPRINTS = [auth.bp, setup.bp, health.bp, dashboard.bp, admin.bp]
+
+# (endpoint, label, admin only). Entries whose endpoint is not registered are left out.
+NAVIGATION = [
+    ("dashboard.index", "Dashboard", False),
+    ("media.index", "Library", False),
+    ("media.discover", "Discover", False),
+    ("requests.index", "My requests", False),
+    ("youtube.index", "YouTube", False),
+    ("admin.index", "Admin", True),
+    ("admin.errors", "Errors", True),
+]
+
+
+def nav_items():
+    items = []
+    for endpoint, label, admin_only in NAVIGATION:
+        if endpoint not in current_app.view_functions:
+            continue
+        if admin_only and not (current_user.is_authenticated and current_user.is_admin):
+            continue
+        url = url_for(endpoint)
+        active = request.endpoint == endpoint or (
+            request.blueprint and endpoint.split(".")[0] == request.blueprint and endpoint.endswith(".index")
+        )
+        items.append({"url": url, "label": label, "active": bool(active)})
+    return items
+
+
+def page_url(endpoint: str, args, page: int, **values) -> str:
+    """The URL of another page of a list, keeping its filters."""
+    params = {k: v for k, v in dict(args).items() if k != "page" and v not in ("", None)}
+    return url_for(endpoint, **values, **params, page=page)
+
+
+def init_template_helpers(app: Flask):
+    from medianest.timeutil import time_ago
+
+    app.jinja_env.filters["time_ago"] = time_ago
+    app.jinja_env.globals["page_url"] = page_url
+    app.jinja_env.globals["nav_items"] = nav_items

@@ -1,0 +1,84 @@
+"""App-wide error handlers: JSON for API callers, an out-of-band flash for HTMX, a page otherwise."""
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify, make_response, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from medianest import htmx
+from medianest.crypto import CryptoError
+from medianest.services import errors as error_log
+
+log = logging.getLogger(__name__)
+
+# Client errors worth an error_logs row (404s and 401s are noise).
+LOGGED_CLIENT_ERRORS = {400, 403, 405, 413, 422, 429}
+MESSAGES = {
+    400: "The request could not be understood.",
+    401: "Please sign in.",
+    403: "You are not allowed to do that.",
+    404: "There is nothing here.",
+    405: "That action is not allowed here.",
+    413: "That upload is too large.",
+    422: "Please check what you entered.",
+    429: "Too many requests. Wait a moment and try again.",
+    500: "Something went wrong on our side.",
+    503: "A service MediaNest needs is not available right now.",
+}
+
+
+def wants_json() -> bool:
+    if request.path.startswith(("/api/", "/webhooks/", "/health", "/ready")):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def render_error(status: int, message: str, *, code: str):
+    cid = error_log.correlation_id()
+    if wants_json():
+        resp = jsonify(error=code, message=message, correlation_id=cid)
+        resp.status_code = status
+        return resp
+    if htmx.is_htmx():
+        resp = make_response(render_template("_flash.html", oob=True, errors=[(message, cid)]), status)
+        return htmx.reswap_none(resp)
+    return make_response(render_template("errors/error.html", status=status, message=message, correlation_id=cid), status)
+
+
+def handle_http(exc: HTTPException):
+    status = exc.code or 500
+    message = MESSAGES.get(status, exc.description or "Error")
+    if isinstance(exc, CSRFError):
+        message = "Your form expired or was sent from elsewhere. Reload the page and try again."
+    elif exc.description and status in (400, 403, 404, 422) and getattr(exc, "user_message", False):
+        message = exc.description
+    code = "csrf_failed" if isinstance(exc, CSRFError) else exc.name.lower().replace(" ", "_")
+    if status in LOGGED_CLIENT_ERRORS:
+        error_log.record(error_code=code, message=str(exc.description or message), status_code=status)
+    if status >= 500:
+        return handle_exception(exc)
+    resp = render_error(status, message, code=code)
+    if exc.response is None and hasattr(exc, "get_headers"):
+        for name, value in exc.get_headers():
+            if name.lower() not in ("content-type",):
+                resp.headers[name] = value
+    return resp
+
+
+def handle_exception(exc: Exception):
+    original = getattr(exc, "original_exception", None) or exc
+    code = "crypto_error" if isinstance(original, CryptoError) else type(original).__name__
+    cid = error_log.correlation_id()
+    log.error("unhandled %s on %s %s (correlation id %s)", code, request.method, request.path, cid,
+              exc_info=not isinstance(original, CryptoError))
+    error_log.record(error_code=code, message=str(original) or code, status_code=500, exc=original)
+    status = exc.code if isinstance(exc, HTTPException) and not isinstance(exc, InternalServerError) else 500
+    return render_error(status, MESSAGES[500] if status == 500 else MESSAGES.get(status, "Error"), code="server_error")
+
+
+def init_app(app):
+    app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(Exception, handle_exception)

@@ -1,0 +1,31 @@
+"""First-run setup: create the first admin, then this page is gone for good."""
+from flask import Blueprint, abort, current_app, flash, request, url_for
+
+from medianest import htmx
+from medianest.extensions import limiter
+from medianest.forms import SetupForm
+from medianest.services import ServiceError, auth_sessions, users
+from medianest.views.forms import form_error_response
+
+bp = Blueprint("setup", __name__)
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def index():
+    if users.admin_exists():
+        abort(404)
+    form = SetupForm()
+    if form.validate_on_submit():
+        try:
+            user, _ = users.create_admin(form.email.data, form.password.data, name=form.name.data or None)
+        except ServiceError as err:
+            getattr(form, err.field or "password").errors.append(err.message)
+        else:
+            current_app.extensions.setdefault("medianest_setup", {})["admin_exists"] = True
+            auth_sessions.start(user)
+            flash("Welcome to MediaNest. Connect your services next.", "success")
+            return htmx.redirect(url_for("dashboard.index"))
+    if request.method == "POST":
+        return form_error_response("setup/index.html", "setup/_form.html", form=form)
+    return htmx.render_page_or_fragment("setup/index.html", "setup/_form.html", form=form)
