@@ -10,6 +10,9 @@ from medianest.services import ServiceError, keys, maintenance, users
 
 users_cli = AppGroup("users", help="Manage MediaNest accounts.")
 keys_cli = AppGroup("keys", help="Encryption keys for stored secrets.")
+services_cli = AppGroup("services", help="Service connections: Plex, Overseerr, Uptime Kuma, YouTube.")
+requests_cli = AppGroup("requests", help="Media requests forwarded to Overseerr.")
+downloads_cli = AppGroup("downloads", help="YouTube downloads.")
 
 
 def fail(message: str):
@@ -37,6 +40,19 @@ def list_users():
         click.echo(f"{user.email}\t{user.role}\t{user.status}\t{last}")
 
 
+# -- users: more commands (set-role, suspend, reactivate) -------------------------------------
+
+
+# -- services ---------------------------------------------------------------------------------
+
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+# -- downloads --------------------------------------------------------------------------------
+
+
+# -- keys and retention -----------------------------------------------------------------------
 @keys_cli.command("generate")
 def generate():
     """Print a new random key for MEDIANEST_ENCRYPTION_KEY."""
@@ -67,5 +83,8 @@ def cleanup():
 def init_app(app):
     app.cli.add_command(users_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(services_cli)
+    app.cli.add_command(requests_cli)
+    app.cli.add_command(downloads_cli)
     app.cli.add_command(cleanup)
     app.shell_context_processor(lambda: {"db": __import__("medianest.extensions", fromlist=["db"]).db, "app": current_app})

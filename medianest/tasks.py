@@ -9,3 +9,12 @@ from medianest.worker import app_periodic_task, huey  # noqa: F401  (the consume
 def retention_cleanup():
     """Hourly: expired sessions and tokens, old error logs and metrics."""
     return maintenance.cleanup()
+
+
+# -- monitoring: health checks ------------------------------------------------------------------
+
+
+# -- requests: forward to Overseerr, reconcile --------------------------------------------------
+
+
+# -- downloads: yt-dlp, Plex collections, reaper ------------------------------------------------

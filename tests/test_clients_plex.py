@@ -9,7 +9,7 @@ import requests
 from medianest.clients.base import BadResponse, NotFound, Unauthorized, Unreachable
 from medianest.clients.plex import PlexClient
 from tests.fakes.plex import ADMIN_TOKEN, MACHINE_ID
-from tests.fakes.plex_fixtures import *  # noqa: F401,F403
+
 
 YOUTUBE = 3
 PLAYLIST_DIR = "/data/youtube/alice/My Playlist [PLx]"

@@ -8,7 +8,7 @@ import requests
 
 from medianest.clients.base import BadResponse, NotFound, Unauthorized, Unreachable
 from medianest.clients.plextv import PlexTvClient, auth_app_url, find_server
-from tests.fakes.plex_fixtures import *  # noqa: F401,F403
+
 
 CLIENT_ID = "3f0c1d0e-8a7b-4c57-9d0b-2f5e6a1b9c44"
 TOKEN = "gcgzw5rz2xovp84b4vha"
@@ -206,7 +206,8 @@ def test_fake_answers_xml_without_accept_json(fake_plextv, alice):
 
 
 def test_fake_requires_client_identifier(fake_plextv):
-    resp = requests.post(f"{fake_plextv.url}/api/v2/pins?strong=true", headers={"Accept": "application/json"}, timeout=5)
+    resp = requests.post(f"{fake_plextv.url}/api/v2/pins?strong=true", timeout=5,
+                         headers={"Accept": "application/json"})
     assert resp.status_code == 400
     assert resp.json()["errors"][0]["code"] == 1000
 
@@ -318,26 +319,16 @@ def test_auth_app_url_refuses_other_schemes():
 
 
 # -- the fake sign-in page in a real browser -------------------------------------------------
-@pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"), reason="needs Debian's chromium")
+@pytest.mark.browser
 @pytest.mark.parametrize("style", ["https://x/auth", "https://x/auth/#!"])
-def test_fake_auth_page_claims_pin_and_forwards(fake_plextv, alice, style):
-    sync_api = pytest.importorskip("playwright.sync_api")
+def test_fake_auth_page_claims_pin_and_forwards(fake_plextv, alice, style, page):
     client = make_client(fake_plextv)
     pin = client.create_pin()
     forward = f"{fake_plextv.url}/auth/done?pin={pin.id}"
     app_url = style.replace("https://x", fake_plextv.url)
     url = auth_app_url(app_url, client_id=CLIENT_ID, code=pin.code, forward_url=forward, product="MediaNest")
-
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                     args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        try:
-            page = browser.new_page()
-            page.goto(url)
-            assert page.locator("#auth-error").is_hidden()
-            page.click("#claim-alice")
-            page.wait_for_url(forward, timeout=5000)
-        finally:
-            browser.close()
-
+    page.goto(url)
+    assert page.locator("#auth-error").is_hidden()
+    page.click("#claim-alice")
+    page.wait_for_url(forward, timeout=5000)
     assert client.get_pin(pin.id).auth_token == TOKEN

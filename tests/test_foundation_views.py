@@ -141,7 +141,8 @@ def test_navigation_follows_role(app, client, auth, admin):
     viewer = make_user(app, email="v@example.com")
     auth.login_as(viewer)
     html = client.get("/").get_data(as_text=True)
-    assert "/admin/errors" not in html
-    assert client.get("/admin/errors").status_code == 404
+    assert 'href="/admin/"' not in html
+    assert client.get("/admin/").status_code == 404 and client.get("/admin/errors").status_code == 404
     auth.login_as(admin)
-    assert "/admin/errors" in client.get("/").get_data(as_text=True)
+    assert 'href="/admin/"' in client.get("/").get_data(as_text=True)
+    assert 'href="/admin/errors"' in client.get("/admin/").get_data(as_text=True)

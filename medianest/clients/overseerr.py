@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import quote
 
@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 API = "/api/v1"
 TMDB_IMAGE_BASE = "https://image.tmdb.org/t/p/"
 MEDIA_TYPES = ("movie", "tv")
-REQUEST_FILTERS = ("all", "approved", "available", "pending", "processing", "unavailable", "failed", "completed", "deleted")
+REQUEST_FILTERS = ("all", "approved", "available", "pending", "processing", "unavailable", "failed",
+                   "completed", "deleted")  # the last two: Jellyseerr >= 2.6 / Seerr only
 REQUEST_SORTS = ("added", "modified")
 NOTIFICATION_TYPES = frozenset({
     "MEDIA_PENDING", "MEDIA_APPROVED", "MEDIA_AVAILABLE", "MEDIA_FAILED", "TEST_NOTIFICATION", "MEDIA_DECLINED",
@@ -284,7 +285,7 @@ class WebhookEvent:
     request_id: int | None = None
     requested_by_email: str | None = None
     requested_by_username: str | None = None
-    requested_seasons: tuple[int, ...] = field(default_factory=tuple)
+    requested_seasons: tuple[int, ...] = ()
 
     @property
     def is_test(self) -> bool:
@@ -336,7 +337,8 @@ def parse_request(data: dict, media: dict | None = None) -> MediaRequest:
         tmdb_id=_int(media.get("tmdbId")),
         media_status=media_status(media.get("status4k" if is_4k else "status")),
         is_4k=is_4k,
-        seasons=tuple(n for n in (_int(_dict(s).get("seasonNumber")) for s in _list(data.get("seasons"))) if n is not None),
+        seasons=tuple(n for n in (_int(_dict(s).get("seasonNumber")) for s in _list(data.get("seasons")))
+                      if n is not None),
         requested_by=_optional_user(data.get("requestedBy")),
         modified_by=_optional_user(data.get("modifiedBy")),
         created_at=_str(data.get("createdAt")),
@@ -348,8 +350,10 @@ def _parse_list(items, parse, what: str) -> tuple:
     parsed = []
     for item in _list(items):
         try:
+            if not isinstance(item, dict):
+                raise BadResponse(f"overseerr: {what} is not an object")
             parsed.append(parse(item))
-        except (BadResponse, AttributeError):
+        except BadResponse:
             log.warning("overseerr: skipped a malformed %s in a list", what)
     return tuple(parsed)
 
@@ -361,7 +365,8 @@ def parse_media_info(data) -> MediaInfo | None:
     for season in _list(data.get("seasons")):
         number = _int(_dict(season).get("seasonNumber"))
         if number is not None:
-            seasons.append(SeasonStatus(number, media_status(season.get("status")), media_status(season.get("status4k"))))
+            seasons.append(SeasonStatus(number, media_status(season.get("status")),
+                                        media_status(season.get("status4k"))))
     return MediaInfo(
         id=_int(data.get("id")),
         media_type=_str(data.get("mediaType")),
@@ -431,12 +436,9 @@ def parse_details(data: dict, media_type: str) -> TitleDetails:
 def _parse_page(data: dict, parse, what: str) -> Page:
     info = _dict(data.get("pageInfo"))
     results = _parse_list(data.get("results"), parse, what)
-    return Page(
-        results=results,
-        page=_int(info.get("page")) or 1,
-        pages=_int(info.get("pages")) or 0,
-        total=_int(info.get("results")) if _int(info.get("results")) is not None else len(results),
-    )
+    total = _int(info.get("results"))
+    return Page(results=results, page=_int(info.get("page")) or 1, pages=_int(info.get("pages")) or 0,
+                total=len(results) if total is None else total)
 
 
 def _seasons_from_extra(extra) -> tuple[int, ...]:
@@ -616,7 +618,13 @@ class OverseerrClient(HttpClient):
                 if not body["seasons"] or min(body["seasons"]) < 0:
                     raise ValueError("seasons must be 'all' or a non-empty list of season numbers")
         headers = {"X-API-User": str(int(as_user_id))} if as_user_id is not None else None
-        resp = self._call("POST", "/request", json=body, headers=headers)
+        try:
+            resp = self._call("POST", "/request", json=body, headers=headers)
+        except Unauthorized as exc:
+            if as_user_id is None:
+                raise
+            raise Unauthorized(f"{self.service}: API key refused, or Overseerr user {int(as_user_id)} does not exist",
+                               status=exc.status) from exc
         data = self._object(resp)
         if resp.status == 202 and "id" not in data:  # Overseerr's "No seasons available to request" error body
             message = self._message(data) or "no seasons left to request"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote
 
 from medianest.clients.base import DEFAULT_TIMEOUT, MAX_BODY_BYTES, BadResponse, HttpClient, NotFound, Response
@@ -207,7 +207,7 @@ class PlexClient(HttpClient):
         params = {"X-Plex-Container-Start": max(0, int(start)),
                   "X-Plex-Container-Size": max(0, min(int(size), MAX_ITEMS_PER_PAGE))}
         if item_type:
-            params["type"] = TYPE_NUMBERS[item_type]
+            params["type"] = _type_number(item_type)
         if sort:
             params["sort"] = sort
         resp = self.request("GET", f"/library/sections/{_key(section_id)}/all", params=params, ok=(200,))
@@ -340,7 +340,7 @@ class PlexClient(HttpClient):
             "sectionId": _key(section_id),
             "smart": "0",
             "title": title,
-            "type": str(TYPE_NUMBERS[item_type]),
+            "type": str(_type_number(item_type)),
             "uri": self._items_uri(rating_keys),
         })
         mc = self._container(self.request("POST", f"/library/collections?{query}", ok=(200, 201)))
@@ -398,6 +398,12 @@ def _key(value) -> str:
     if not _RATING_KEY.match(text):
         raise ValueError("Plex keys are numeric")
     return text
+
+
+def _type_number(item_type: str) -> int:
+    if item_type not in TYPE_NUMBERS:
+        raise ValueError(f"unknown Plex item type {item_type!r}")
+    return TYPE_NUMBERS[item_type]
 
 
 def _query(params: dict) -> str:

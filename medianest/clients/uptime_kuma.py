@@ -170,9 +170,11 @@ def parse_status_page(data: dict, slug: str) -> StatusPage:
         title=_text(config.get("title")) or slug,
         description=_text(config.get("description")),
         groups=tuple(groups),
-        incidents=tuple(Incident(_text(i.get("title")) or "", _text(i.get("content")) or "", _text(i.get("style")) or "")
+        incidents=tuple(Incident(_text(i.get("title")) or "", _text(i.get("content")) or "",
+                                 _text(i.get("style")) or "")
                         for i in incidents or [] if isinstance(i, dict)),
-        maintenance=tuple(_text(m.get("title")) or "" for m in data.get("maintenanceList") or [] if isinstance(m, dict)),
+        maintenance=tuple(_text(m.get("title")) or "" for m in data.get("maintenanceList") or []
+                          if isinstance(m, dict)),
     )
 
 

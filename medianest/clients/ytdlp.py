@@ -272,8 +272,9 @@ def _truncate_utf8(text: str, max_bytes: int) -> str:
 
 
 def _clean_id(value: str | None) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", str(value or "")).strip("_")
-    return cleaned[:ID_MAX_BYTES] or "noid"
+    # YouTube ids ([A-Za-z0-9_-]{11}) pass unchanged; other sites' ids (an RSS feed's is its URL) are squashed.
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", str(value or ""))[:ID_MAX_BYTES]
+    return cleaned if cleaned.strip("_") else "noid"
 
 
 def safe_stem(title: str | None, video_id: str | None) -> str:
@@ -499,15 +500,23 @@ class _Run:
 
 
 def _too_large(size, limit) -> str:
-    return f"larger than the size limit ({size / 1e6:.1f} MB > {limit / 1e6:.1f} MB)"
+    return f"larger than the size limit ({_human_size(size)} > {_human_size(limit)})"
+
+
+def _human_size(size: float) -> str:
+    for unit in ("bytes", "kB", "MB"):
+        if size < 1000:
+            return f"{size:.0f} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
 
 
 # -- client --------------------------------------------------------------------
 
 
 class YtDlpClient:
-    """yt-dlp with MediaNest's safety settings. One instance can serve many calls (not concurrently
-    from several threads: each call builds its own YoutubeDL objects, so separate instances are cheap)."""
+    """yt-dlp with MediaNest's safety settings. Every call builds its own YoutubeDL objects, so one
+    instance can be shared, also between threads."""
 
     def __init__(self, *, allow_generic: bool = False, extra_extractors: Iterable = (), socket_timeout: float = 20.0,
                  retries: int = 3, cache_dir: str | None = None):
@@ -594,8 +603,8 @@ class YtDlpClient:
     def _make_ydl(self, params: dict) -> yt_dlp.YoutubeDL:
         # The Python API reads no configuration files and runs no --exec commands unless asked to.
         ydl = yt_dlp.YoutubeDL(params, auto_init=False)
-        for extractor in self.extra_extractors:
-            ydl.add_info_extractor(extractor)  # first suitable extractor wins, so these go first
+        for extractor in self.extra_extractors:  # the first suitable extractor wins, so these go first
+            ydl.add_info_extractor(extractor() if isinstance(extractor, type) else extractor)
         ydl.add_default_info_extractors()
         return ydl
 
@@ -654,12 +663,13 @@ class YtDlpClient:
                 return
             if isinstance(run.rejection, ClientError):
                 raise run.rejection
-            downloads = (info or {}).get("requested_downloads") or []
+            downloads = list(_downloads_in(info or {}))
             if not downloads:
                 raise PermanentError("nothing was downloaded")
-            for item in downloads:
+            for video, item in downloads:
                 path = ensure_inside(work_dir, Path(item["filepath"]))
-                result.files.append(DownloadedFile(str(video_id), title or "", path, path.stat().st_size))
+                result.files.append(DownloadedFile(str(video.get("id") or video_id), video.get("title") or title or "",
+                                                   path, path.stat().st_size))
             run.emit("completed", fraction=1.0, video_id=video_id, title=title)
         except DownloadCancelled:
             raise
@@ -675,6 +685,15 @@ class YtDlpClient:
     def _skip(run: _Run, result: DownloadResult, video_id: str):
         result.skipped_ids.append(str(video_id))
         run.emit("skipped", fraction=1.0, video_id=video_id)
+
+
+def _downloads_in(info: dict):
+    """(video info, requested download) pairs; an entry that was itself a playlist has them in its entries."""
+    for item in info.get("requested_downloads") or ():
+        yield info, item
+    for entry in info.get("entries") or ():
+        if entry:
+            yield from _downloads_in(entry)
 
 
 # What yt-dlp itself drops before re-processing a saved info dict (--load-info-json): the listing

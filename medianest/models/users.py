@@ -81,6 +81,10 @@ class User(UserMixin, db.Model):
     notifications: Mapped[list[Notification]] = _owned("Notification")
 
     @property
+    def display_name(self) -> str:
+        return self.name or self.plex_username or self.email.split("@", 1)[0]
+
+    @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
 

@@ -2,9 +2,27 @@
 from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 
-from medianest.views import admin, auth, dashboard, health, setup
+from medianest.views import (  # noqa: F401  (admin_* modules add routes to the admin blueprint)
+    account,
+    admin,
+    admin_downloads,
+    admin_monitoring,
+    admin_requests,
+    admin_services,
+    admin_users,
+    auth,
+    dashboard,
+    health,
+    media,
+    notifications,
+    requests,
+    setup,
+    webhooks,
+    youtube,
+)
 
-BLUEPRINTS = [auth.bp, setup.bp, health.bp, dashboard.bp, admin.bp]
+BLUEPRINTS = [auth.bp, setup.bp, health.bp, dashboard.bp, admin.bp, account.bp, notifications.bp, media.bp,
+              requests.bp, webhooks.bp, youtube.bp]
 
 # (endpoint, label, admin only). Entries whose endpoint is not registered are left out.
 NAVIGATION = [
@@ -14,7 +32,6 @@ NAVIGATION = [
     ("requests.index", "My requests", False),
     ("youtube.index", "YouTube", False),
     ("admin.index", "Admin", True),
-    ("admin.errors", "Errors", True),
 ]
 
 
@@ -25,11 +42,10 @@ def nav_items():
             continue
         if admin_only and not (current_user.is_authenticated and current_user.is_admin):
             continue
-        url = url_for(endpoint)
         active = request.endpoint == endpoint or (
             request.blueprint and endpoint.split(".")[0] == request.blueprint and endpoint.endswith(".index")
         )
-        items.append({"url": url, "label": label, "active": bool(active)})
+        items.append({"url": url_for(endpoint), "label": label, "active": bool(active)})
     return items
 
 
@@ -39,9 +55,14 @@ def page_url(endpoint: str, args, page: int, **values) -> str:
     return url_for(endpoint, **values, **params, page=page)
 
 
+def has_endpoint(endpoint: str) -> bool:
+    return endpoint in current_app.view_functions
+
+
 def init_template_helpers(app: Flask):
     from medianest.timeutil import time_ago
 
     app.jinja_env.filters["time_ago"] = time_ago
-    app.jinja_env.globals["page_url"] = page_url
     app.jinja_env.globals["nav_items"] = nav_items
+    app.jinja_env.globals["page_url"] = page_url
+    app.jinja_env.globals["has_endpoint"] = has_endpoint

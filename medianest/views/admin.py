@@ -31,6 +31,23 @@ def _date(name: str, *, end: bool = False):
     return value + timedelta(days=1) if end else value
 
 
+# (endpoint, title, description) of the admin sections; the hub lists those that are registered.
+SECTIONS = [
+    ("admin.users", "Users", "Roles, suspensions, password resets."),
+    ("admin.services", "Services", "Connect Plex, Overseerr, Uptime Kuma and YouTube."),
+    ("admin.requests", "Requests", "Approve or decline what people asked for."),
+    ("admin.downloads", "Downloads", "Every YouTube download and the queue."),
+    ("admin.incidents", "Incidents", "Outages and slowdowns, with notes."),
+    ("admin.metrics", "Metrics", "Response times and uptime over time."),
+    ("admin.errors", "Errors", "What went wrong, with correlation ids."),
+]
+
+
+@bp.get("/")
+def index():
+    return htmx.render_page_or_fragment("admin/index.html", "admin/_sections.html", sections=SECTIONS)
+
+
 @bp.get("/errors")
 def errors():
     filters = {

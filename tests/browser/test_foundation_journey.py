@@ -30,7 +30,7 @@ def test_setup_wizard_then_sign_in_then_dashboard(live_server, desktop):
     page.fill("#password", PASSWORD)
     page.click("text=Sign in with password")
     expect(page.locator("h1")).to_have_text("Hello, Ada")
-    expect(page.locator("nav.mainnav")).to_contain_text("Errors")
+    expect(page.locator("nav.mainnav")).to_contain_text("Admin")
     assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
 
 
@@ -47,6 +47,7 @@ def test_phone_layout_has_no_horizontal_scroll_and_a_working_menu(live_app, live
     expect(page.locator("nav.mainnav")).to_be_hidden()
     page.click("label.nav-toggle-label")
     expect(page.locator("nav.mainnav")).to_be_visible()
-    page.click("nav.mainnav >> text=Errors")
+    page.click("nav.mainnav >> text=Admin")
+    page.click("#admin-sections >> text=Errors")
     expect(page.locator("h1")).to_have_text("Error log")
     assert no_horizontal_scroll(page)

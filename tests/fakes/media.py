@@ -13,7 +13,8 @@ Routes:
 Python API:
     server.add_video("clip1")                  -> "http://127.0.0.1:P/v/clip1.mp4"
     server.add_video("big", slow=True)         -> "http://127.0.0.1:P/slow/big.mp4"
-    urls = server.add_playlist("demo", "Demo", videos=[("ep1", "One"), ("ep2", "../Two")], broken=["ep2"])
+    urls = server.add_playlist("demo", "Demo", videos=[("ep1", "One"), ("ep2", "../Two"), ("ep3", "3")],
+                               broken=["ep2"], garbage=["ep3"], slow=[])
     urls.html, urls.rss
 """
 from __future__ import annotations
@@ -89,6 +90,7 @@ class FakePlaylist:
     videos: list[tuple[str, str]]
     broken: set[str] = field(default_factory=set)
     slow: set[str] = field(default_factory=set)
+    garbage: set[str] = field(default_factory=set)
 
 
 class FakeMediaServer(FakeServer):
@@ -121,21 +123,23 @@ class FakeMediaServer(FakeServer):
             self.media[name] = data if data is not None else self.clips[len(self.media) % len(self.clips)]
         return self.video_url(name, slow=slow)
 
-    def video_url(self, name: str, *, slow: bool = False, broken: bool = False) -> str:
-        kind = "missing" if broken else "slow" if slow else "v"
+    def video_url(self, name: str, *, slow: bool = False, broken: bool = False, garbage: bool = False) -> str:
+        kind = "missing" if broken else "garbage" if garbage else "slow" if slow else "v"
         return f"{self.url}/{kind}/{name}.mp4"
 
-    def add_playlist(self, name, title, videos, broken=(), slow=()) -> PlaylistUrls:
-        """videos: [(id, title)]; ids double as media names. Ids in `broken` answer 404, in `slow` dribble."""
-        playlist = FakePlaylist(name, title, list(videos), set(broken), set(slow))
+    def add_playlist(self, name, title, videos, broken=(), slow=(), garbage=()) -> PlaylistUrls:
+        """videos: [(id, title)]; ids double as media names. Ids in `broken` answer 404, in `garbage` an
+        HTML page instead of media, in `slow` dribble."""
+        playlist = FakePlaylist(name, title, list(videos), set(broken), set(slow), set(garbage))
         for video_id, _ in playlist.videos:
-            if video_id not in playlist.broken:
+            if video_id not in playlist.broken | playlist.garbage:
                 self.add_video(video_id)
         self.playlists[name] = playlist
         return PlaylistUrls(html=f"{self.url}/playlist/{name}.html", rss=f"{self.url}/feed/{name}.rss")
 
     def entry_url(self, playlist: FakePlaylist, video_id: str) -> str:
-        return self.video_url(video_id, slow=video_id in playlist.slow, broken=video_id in playlist.broken)
+        return self.video_url(video_id, slow=video_id in playlist.slow, broken=video_id in playlist.broken,
+                              garbage=video_id in playlist.garbage)
 
     # -- HTTP ----------------------------------------------------------------
     def handle(self, request: Request) -> Response:

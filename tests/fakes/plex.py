@@ -145,7 +145,8 @@ class FakePlex(FakeServer):
             self._seed()
 
     def _seed(self):
-        self.add_item(1, "The Matrix", rating_key="101", year=1999, file="/data/movies/The Matrix (1999)/The Matrix (1999).mkv",
+        self.add_item(1, "The Matrix", rating_key="101", year=1999,
+                      file="/data/movies/The Matrix (1999)/The Matrix (1999).mkv",
                       summary="Set in the 22nd century...", contentRating="R",
                       Guid=[{"id": "imdb://tt0133093"}, {"id": "tmdb://603"}, {"id": "tvdb://169"}])
         self.add_item(1, "Spirited Away", rating_key="102", year=2001,
@@ -177,9 +178,10 @@ class FakePlex(FakeServer):
             added = self._tick()
             kind = type or section["type"]
             item = {
-                "ratingKey": rating_key, "key": f"/library/metadata/{rating_key}", "guid": f"plex://{kind}/{rating_key}",
-                "type": kind, "title": title, "summary": "", "year": year,
-                "thumb": f"/library/metadata/{rating_key}/thumb/{added}", "art": f"/library/metadata/{rating_key}/art/{added}",
+                "ratingKey": rating_key, "key": f"/library/metadata/{rating_key}",
+                "guid": f"plex://{kind}/{rating_key}", "type": kind, "title": title, "summary": "", "year": year,
+                "thumb": f"/library/metadata/{rating_key}/thumb/{added}",
+                "art": f"/library/metadata/{rating_key}/art/{added}",
                 "addedAt": added, "updatedAt": added, "librarySectionID": int(section["key"]),
                 "librarySectionTitle": section["title"], "librarySectionUUID": f"uuid-{section['key']}",
             }
@@ -187,7 +189,8 @@ class FakePlex(FakeServer):
                 item["key"] += "/children"
             if file:
                 media_id = int(rating_key) + 500000
-                item["Media"] = [{"id": media_id, "duration": 60000, "container": posixpath.splitext(file)[1].lstrip("."),
+                container = posixpath.splitext(file)[1].lstrip(".")
+                item["Media"] = [{"id": media_id, "duration": 60000, "container": container,
                                   "Part": [{"id": media_id + 1, "key": f"/library/parts/{media_id + 1}/{added}/file",
                                             "size": 1000, "file": file}]}]
                 item["duration"] = 60000
@@ -313,7 +316,8 @@ class FakePlex(FakeServer):
             "myPlexUsername": "owner@example.com", "ownerFeatures": "collections,webhooks", "platform": "Linux",
             "platformVersion": "6.8.0-52-generic", "transcoderActiveVideoSessions": 0, "updatedAt": 1714560000,
             "version": VERSION,
-            "Directory": [{"count": 1, "key": "library", "title": "library"}, {"count": 3, "key": "status", "title": "status"}],
+            "Directory": [{"count": 1, "key": "library", "title": "library"},
+                          {"count": 3, "key": "status", "title": "status"}],
         })
 
     def _section_json(self, section: dict) -> dict:
@@ -350,7 +354,8 @@ class FakePlex(FakeServer):
         return _text("Not Found", 404)
 
     def _section_all(self, request: Request, section: dict) -> Response:
-        wanted = TYPE_NAMES.get(int(request.args["type"])) if request.args.get("type", "").isdigit() else section["type"]
+        type_number = request.args.get("type", "")
+        wanted = TYPE_NAMES.get(int(type_number)) if type_number.isdigit() else section["type"]
         items = [i for i in self.items_in(section["key"]) if i["type"] == wanted]
         since = request.args.get("addedAt>>")
         if since and since.isdigit():

@@ -78,8 +78,10 @@ class FakePin:
         return {
             "id": self.id, "code": self.code, "product": self.product, "trusted": False,
             "qr": f"https://plex.tv/api/v2/pins/qr/{self.code}", "clientIdentifier": self.client_identifier,
-            "location": {"code": "US", "european_union_member": False, "continent_code": "NA", "country": "United States"},
-            "expiresIn": remaining, "createdAt": iso(self.created_at), "expiresAt": iso(self.created_at + self.expires_in),
+            "location": {"code": "US", "european_union_member": False, "continent_code": "NA",
+                         "country": "United States"},
+            "expiresIn": remaining, "createdAt": iso(self.created_at),
+            "expiresAt": iso(self.created_at + self.expires_in),
             "authToken": self.auth_token, "newRegistration": None if self.auth_token is None else False,
         }
 
@@ -201,7 +203,8 @@ class FakePlexTv(FakeServer):
                 "platform": "Linux", "device": "PC", "clientIdentifier": machine_id,
                 "createdAt": "2023-03-02T18:11:05Z", "lastSeenAt": "2025-05-01T11:58:40Z", "provides": "server",
                 "ownerId": None if owned else 22526914, "sourceTitle": None if owned else "serverowner",
-                "publicAddress": "203.0.113.7", "accessToken": user.token if owned else f"shared-{user.id}-{machine_id[:8]}",
+                "publicAddress": "203.0.113.7",
+                "accessToken": user.token if owned else f"shared-{user.id}-{machine_id[:8]}",
                 "owned": owned, "home": False, "synced": False, "relay": True, "presence": True,
                 "httpsRequired": False, "publicAddressMatches": False, "dnsRebindingProtection": False,
                 "natLoopbackSupported": False,

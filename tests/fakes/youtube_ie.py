@@ -125,7 +125,9 @@ class FakeYouTube:
         return watch_url(video_id)
 
     def add_playlist(self, list_id: str, title: str, videos, *, broken=(), slow=()) -> str:
+        """videos: [(id, title)]; ids added before with add_video() keep their settings."""
         for video_id, video_title in videos:
-            self.add_video(video_id, video_title, broken=video_id in broken, slow=video_id in slow)
+            if video_id not in CATALOGUE.videos:
+                self.add_video(video_id, video_title, broken=video_id in broken, slow=video_id in slow)
         CATALOGUE.playlists[list_id] = (title, [video_id for video_id, _ in videos])
         return playlist_url(list_id)

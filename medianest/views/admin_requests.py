@@ -1,0 +1,2 @@
+"""Admin: all media requests, approve and decline. Routes live on the admin blueprint (admin-only by its before_request)."""
+from medianest.views.admin import bp  # noqa: F401
