@@ -61,7 +61,7 @@ def create_app(config: Config | dict | str | None = None) -> Flask:
 
 
 def init_extensions(app: Flask):
-    from medianest import crypto, models, observability  # noqa: F401  (models register their tables)
+    from medianest import cache, crypto, models, observability  # noqa: F401  (models register their tables)
     from medianest.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -70,6 +70,7 @@ def init_extensions(app: Flask):
     csrf.init_app(app)
     limiter.init_app(app)
     crypto.init_app(app)
+    cache.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)

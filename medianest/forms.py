@@ -1,6 +1,6 @@
 """Flask-WTF forms. Services still validate: forms only shape input."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 
@@ -21,3 +21,10 @@ class ChangePasswordForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[Optional(), Length(max=256)])
     new_password = PasswordField("New password", validators=[DataRequired(), Length(min=10, max=256, message="Use 10 to 256 characters.")])
     confirm_password = PasswordField("Repeat new password", validators=[DataRequired()])
+
+
+class BroadcastForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    message = TextAreaField("Message", validators=[DataRequired(), Length(max=5000)])
+    type = SelectField("Kind", choices=[("info", "Information"), ("success", "Good news"), ("warning", "Warning"),
+                                        ("error", "Problem")], default="info")

@@ -169,7 +169,14 @@ def test_service_config():
 
 @pytest.mark.parametrize(
     ("status_code", "server", "client"),
-    [(None, False, False), (200, False, False), (404, False, True), (499, False, True), (500, True, False), (503, True, False)],
+    [
+        (None, False, False),
+        (200, False, False),
+        (404, False, True),
+        (499, False, True),
+        (500, True, False),
+        (503, True, False),
+    ],
 )
 def test_error_log_classes(status_code, server, client):
     log = ErrorLog(error_code="X", status_code=status_code)
@@ -199,7 +206,9 @@ def test_error_log_type(code, family):
 )
 def test_service_metric(name, value, performance, resource, human):
     metric = ServiceMetric(service_name="plex", metric_name=name, metric_value=value)
-    assert (metric.is_performance_metric, metric.is_resource_metric, metric.human_value) == (performance, resource, human)
+    assert metric.is_performance_metric == performance
+    assert metric.is_resource_metric == resource
+    assert metric.human_value == human
 
 
 def test_service_incident():
@@ -257,7 +266,8 @@ def test_python_defaults_and_json_round_trip(sqlite_app):
 
     user = db.session.get(User, user_id)
     assert isinstance(user.id, uuid.UUID)
-    assert (user.role, user.status, user.requires_password_change, user.plex_token_invalid) == ("USER", "active", False, False)
+    assert (user.role, user.status) == ("USER", "active")
+    assert not user.requires_password_change and not user.plex_token_invalid
     assert user.created_at.tzinfo is None and abs(utcnow() - user.created_at) < timedelta(seconds=5)
     assert user.is_active and not user.is_admin
     assert [d.file_paths for d in user.youtube_downloads] == [["a.mp4", "b.mp4"]]

@@ -17,7 +17,7 @@ from medianest.models.monitoring import (
     ServiceStatus,
     Severity,
 )
-from medianest.models.notifications import Notification, NotificationType
+from medianest.models.notifications import Notification, NotificationRead, NotificationType
 from medianest.models.users import Account, RateLimit, Role, Session, SessionToken, User, UserStatus, VerificationToken
 from medianest.models.youtube import ACTIVE_DOWNLOAD_STATUSES, DownloadStatus, YoutubeDownload
 
@@ -34,6 +34,7 @@ __all__ = [
     "MediaRequest",
     "MediaType",
     "Notification",
+    "NotificationRead",
     "NotificationType",
     "RateLimit",
     "RequestStatus",

@@ -57,3 +57,17 @@ class Notification(db.Model):
     @property
     def time_ago(self) -> str:
         return time_ago(self.created_at)
+
+
+class NotificationRead(db.Model):
+    """Per-user read state of a broadcast (a notification with user_id NULL)."""
+
+    __tablename__ = "notification_reads"
+
+    notification_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    read_at: Mapped[datetime] = timestamp_now()
+
+    __table_args__ = (sa.Index("idx_notification_reads_user_id", "user_id"),)

@@ -54,7 +54,9 @@ class User(UserMixin, db.Model):
     requires_password_change: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = timestamp_now()
     last_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
-    status: Mapped[str] = mapped_column(sa.String(50), default=UserStatus.ACTIVE, server_default=UserStatus.ACTIVE.value)
+    status: Mapped[str] = mapped_column(
+        sa.String(50), default=UserStatus.ACTIVE, server_default=UserStatus.ACTIVE.value
+    )
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     plex_token_invalid: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 

@@ -59,6 +59,14 @@ def has_endpoint(endpoint: str) -> bool:
     return endpoint in current_app.view_functions
 
 
+def unread_notifications() -> int:
+    from medianest.services.notifications import unread_count
+
+    if not current_user.is_authenticated:
+        return 0
+    return unread_count(current_user._get_current_object())
+
+
 def init_template_helpers(app: Flask):
     from medianest.timeutil import time_ago
 
@@ -66,3 +74,4 @@ def init_template_helpers(app: Flask):
     app.jinja_env.globals["nav_items"] = nav_items
     app.jinja_env.globals["page_url"] = page_url
     app.jinja_env.globals["has_endpoint"] = has_endpoint
+    app.jinja_env.globals["unread_notifications"] = unread_notifications

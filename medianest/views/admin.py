@@ -40,6 +40,7 @@ SECTIONS = [
     ("admin.incidents", "Incidents", "Outages and slowdowns, with notes."),
     ("admin.metrics", "Metrics", "Response times and uptime over time."),
     ("admin.errors", "Errors", "What went wrong, with correlation ids."),
+    ("notifications.broadcast", "Announcements", "Send a message to everybody."),
 ]
 
 

@@ -1,0 +1,116 @@
+"""A small cache: Redis when REDIS_URL is set, an in-process dict otherwise (embedded mode).
+
+Values are JSON-serialisable. User data is never cached under a key shared across users: callers
+put the user id in the key. Redis errors are logged and treated as a miss, never as a failure.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from flask import current_app
+
+log = logging.getLogger(__name__)
+
+PREFIX = "medianest:cache:"
+_MISSING = object()
+
+
+class MemoryBackend:
+    def __init__(self, max_items: int = 5000):
+        self._data: dict[str, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+        self.max_items = max_items
+
+    def get(self, key):
+        with self._lock:
+            item = self._data.get(key)
+            if item is None:
+                return None
+            expires, value = item
+            if expires < time.monotonic():
+                del self._data[key]
+                return None
+            return value
+
+    def set(self, key, value, ttl):
+        with self._lock:
+            if len(self._data) >= self.max_items:
+                now = time.monotonic()
+                for k in [k for k, (exp, _) in self._data.items() if exp < now] or list(self._data)[:100]:
+                    self._data.pop(k, None)
+            self._data[key] = (time.monotonic() + ttl, value)
+
+    def delete(self, *keys):
+        with self._lock:
+            for key in keys:
+                self._data.pop(key, None)
+
+    def clear(self):
+        with self._lock:
+            self._data.clear()
+
+
+class RedisBackend:
+    def __init__(self, url: str):
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+
+    def get(self, key):
+        value = self.client.get(key)
+        return value.decode() if value is not None else None
+
+    def set(self, key, value, ttl):
+        self.client.set(key, value, ex=max(1, int(ttl)))
+
+    def delete(self, *keys):
+        if keys:
+            self.client.delete(*keys)
+
+    def clear(self):
+        for key in self.client.scan_iter(PREFIX + "*"):
+            self.client.delete(key)
+
+
+def init_app(app):
+    url = app.config.get("REDIS_URL")
+    app.extensions["medianest_cache"] = RedisBackend(url) if url else MemoryBackend()
+
+
+def backend():
+    return current_app.extensions["medianest_cache"]
+
+
+def get(key: str, default=None) -> Any:
+    try:
+        raw = backend().get(PREFIX + key)
+    except redis.RedisError as exc:
+        log.warning("cache read failed (%s); treating as a miss", type(exc).__name__)
+        return default
+    return default if raw is None else json.loads(raw)
+
+
+def set(key: str, value: Any, ttl: float) -> None:  # noqa: A001  (cache.set reads naturally)
+    try:
+        backend().set(PREFIX + key, json.dumps(value, default=str), ttl)
+    except redis.RedisError as exc:
+        log.warning("cache write failed (%s)", type(exc).__name__)
+
+
+def delete(*keys: str) -> None:
+    try:
+        backend().delete(*(PREFIX + k for k in keys))
+    except redis.RedisError as exc:
+        log.warning("cache delete failed (%s)", type(exc).__name__)
+
+
+def get_or_set(key: str, ttl: float, compute: Callable[[], Any]) -> Any:
+    value = get(key, _MISSING)
+    if value is _MISSING:
+        value = compute()
+        set(key, value, ttl)
+    return value
