@@ -4,7 +4,7 @@ from datetime import timedelta
 from medianest import crypto
 from medianest.extensions import db
 from medianest.models import ErrorLog, ServiceMetric, Session, SessionToken, User
-from medianest.services import keys
+from medianest.services import keys, service_config
 from medianest.timeutil import utcnow
 from tests.conftest import TEST_KEY
 from tests.factories import make_user
@@ -42,20 +42,28 @@ def test_keys_rotate_reencrypts_with_the_current_key(make_app, runner):
     user = make_user(old_app, email="p@example.com")
     with old_app.app_context():
         row = db.session.get(User, user.id)
-        keys.seal(row, "plex_token", "users", "plex-secret-token")
+        keys.seal(row, "plex_token", "plex-secret-token")
         db.session.commit()
         old_value = row.plex_token
+        service_config.save("overseerr", url="http://127.0.0.1:5055", secret_value="ov-api-key",
+                            extra_secrets={"webhook_secret": "hook-secret"})
     app = make_app(MEDIANEST_ENCRYPTION_KEY=new_key, MEDIANEST_OLD_ENCRYPTION_KEYS=[TEST_KEY])
     result = app.test_cli_runner().invoke(args=["keys", "rotate"])
     assert result.exit_code == 0 and "users.plex_token: 1 re-encrypted" in result.output
+    assert "service_config: 2 re-encrypted" in result.output
     with app.app_context():
         row = db.session.get(User, user.id)
         assert row.plex_token != old_value
-        assert keys.open_(row, "plex_token", "users") == "plex-secret-token"
+        assert keys.open_(row, "plex_token") == "plex-secret-token"
         assert not crypto.secret_box().needs_rotation(row.plex_token)
     only_new = make_app(MEDIANEST_ENCRYPTION_KEY=new_key)
     with only_new.app_context():
-        assert keys.open_(db.session.get(User, user.id), "plex_token", "users") == "plex-secret-token"
+        assert keys.open_(db.session.get(User, user.id), "plex_token") == "plex-secret-token"
+        cfg = service_config.get("overseerr")
+        assert service_config.secret(cfg) == "ov-api-key"
+        assert service_config.extra_secret(cfg, "webhook_secret") == "hook-secret"
+    again = app.test_cli_runner().invoke(args=["keys", "rotate"])
+    assert "done: 0 value(s)" in again.output
 
 
 def test_cleanup_applies_the_retention_rules(app, runner):
