@@ -135,6 +135,7 @@ class Config:
         self.MEDIANEST_TRUSTED_PROXIES = int_env("MEDIANEST_TRUSTED_PROXIES", 0)
         self.MEDIANEST_YTDLP_ALLOW_ANY_HOST = env.get("MEDIANEST_YTDLP_ALLOW_ANY_HOST") == "1"
         self.MEDIANEST_HEALTH_INTERVAL = int_env("MEDIANEST_HEALTH_INTERVAL", 60, minimum=10)
+        self.MEDIANEST_BELL_POLL_SECONDS = int_env("MEDIANEST_BELL_POLL_SECONDS", 30, minimum=1)
         self.MEDIANEST_DB_POOL_SIZE = int_env("MEDIANEST_DB_POOL_SIZE", 20, minimum=1)
 
         self.SQLALCHEMY_ENGINE_OPTIONS = self.engine_options()
