@@ -16,7 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(BIN)/flask --app app db upgrade
 	@echo "MediaNest on http://$${HOST:-127.0.0.1}:$${PORT:-5000} (worker and web; Ctrl-C stops both)"
-	@$(BIN)/huey_consumer medianest.tasks.huey --workers 2 --worker-type thread --periodic & worker=$$!; \
+	@$(BIN)/huey_consumer medianest.tasks.huey --workers 2 --worker-type thread & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask --app app run --host "$${HOST:-127.0.0.1}" --port "$${PORT:-5000}"
 

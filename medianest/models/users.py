@@ -176,6 +176,15 @@ class Session(db.Model):
     session_token: Mapped[str] = mapped_column(sa.String(255), unique=True)
     user_id: Mapped[uuid.UUID | None] = _user_fk(nullable=True)
     expires: Mapped[datetime] = mapped_column(sa.DateTime)
+    # What "Your sessions" shows; last_seen_at and ip_address are refreshed at most once a minute.
+    created_at: Mapped[datetime] = timestamp_now()
+    last_seen_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    ip_address: Mapped[str | None] = mapped_column(sa.String(45))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(500))
+    # The remember-me token issued to this browser: signing the browser out ends it too.
+    remember_token_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("session_tokens.id", ondelete="SET NULL")
+    )
 
     __table_args__ = (
         sa.Index("idx_sessions_user_id", "user_id"),
