@@ -144,7 +144,7 @@ class Config:
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_SWALLOW_ERRORS = True
         self.RATELIMIT_HEADERS_ENABLED = True
-        self.RATELIMIT_DEFAULT = env.get("MEDIANEST_RATELIMIT_DEFAULT", "600 per minute")
+        self.MEDIANEST_RATELIMIT_DEFAULT = env.get("MEDIANEST_RATELIMIT_DEFAULT", "600 per minute")
         self.RATELIMIT_ENABLED = True
 
         self.WTF_CSRF_TIME_LIMIT = None
@@ -177,6 +177,11 @@ class DevelopmentConfig(Config):
 class ProductionConfig(Config):
     ENV_NAME = "production"
     REQUIRED = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MEDIANEST_ENCRYPTION_KEY")
+
+    def __init__(self):
+        super().__init__()
+        if self.MEDIANEST_YTDLP_ALLOW_ANY_HOST:
+            raise ConfigError("MEDIANEST_YTDLP_ALLOW_ANY_HOST is for tests only and must not be set in production")
 
 
 class TestingConfig(Config):

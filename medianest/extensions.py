@@ -1,4 +1,5 @@
 """Flask extensions, created unbound and attached in create_app()."""
+from flask import current_app
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -26,4 +27,5 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=rate_limit_key)
+# The default limit is read per app, so apps built with other settings (tests) do not share the first one's.
+limiter = Limiter(key_func=rate_limit_key, default_limits=[lambda: current_app.config["MEDIANEST_RATELIMIT_DEFAULT"]])

@@ -28,3 +28,22 @@ class BroadcastForm(FlaskForm):
     message = TextAreaField("Message", validators=[DataRequired(), Length(max=5000)])
     type = SelectField("Kind", choices=[("info", "Information"), ("success", "Good news"), ("warning", "Warning"),
                                         ("error", "Problem")], default="info")
+
+
+# -- sign-in, sessions and user management ------------------------------------------------------
+from wtforms.fields.choices import SelectChoice  # noqa: E402  (WTForms 3.3: choices as tuples are deprecated)
+
+
+class PlexSignInForm(FlaskForm):
+    """The "Sign in with Plex" button (prefix "plex" keeps its ids apart from the password form's)."""
+
+    remember = BooleanField("Keep me signed in on this device")
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(min=10, max=256, message="Use 10 to 256 characters.")])
+    confirm_password = PasswordField("Repeat new password", validators=[DataRequired()])
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=[SelectChoice("USER", "User"), SelectChoice("ADMIN", "Admin")])

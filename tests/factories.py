@@ -56,3 +56,14 @@ def make_error_log(app, **overrides):
               "status_code": 500, "request_path": "/x", "request_method": "GET"}
     values.update(overrides)
     return _save(app, ErrorLog(**values))
+
+
+def make_request(app, user, **overrides):
+    """A media request row for `user` (default: a film, pending, already forwarded as Overseerr request 1)."""
+    from medianest.models import MediaRequest
+
+    n = next(_counter)
+    values = {"user_id": user.id, "title": f"Film {n}", "media_type": "movie", "tmdb_id": str(900000 + n),
+              "status": "pending", "forward_state": "sent", "overseerr_id": str(n)}
+    values.update(overrides)
+    return _save(app, MediaRequest(**values))

@@ -96,4 +96,5 @@ def test_retention_runs_as_a_periodic_task(app):
 
     assert any(t.name.endswith("retention_cleanup") for t in huey._registry.periodic_tasks)
     with app.app_context():
-        assert tasks.retention_cleanup.call_local() == {"session_tokens": 0, "sessions": 0, "error_logs": 0, "service_metrics": 0}
+        counts = tasks.retention_cleanup.call_local()
+    assert {"session_tokens": 0, "sessions": 0, "error_logs": 0, "service_metrics": 0}.items() <= counts.items()

@@ -68,6 +68,8 @@ class ServiceStatus(db.Model):
     response_time_ms: Mapped[int | None] = mapped_column(sa.Integer)
     last_check_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
     uptime_percentage: Mapped[Decimal | None] = mapped_column(sa.Numeric(5, 2))
+    # What the last check found besides the status: reason, version, kind, Uptime Kuma monitors.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
     __table_args__ = (
         # The document's UNIQUE column and its named index are one and the same unique index.
@@ -187,6 +189,8 @@ class ServiceMetric(db.Model):
         sa.Index("idx_service_metrics_metric_name", "metric_name"),
         sa.Index("idx_service_metrics_timestamp", timestamp.column.desc()),
         sa.Index("idx_service_metrics_service_metric", "service_name", "metric_name"),
+        # Charts and uptime read one service's metric over a time range; covering, so the table is not touched.
+        sa.Index("idx_service_metrics_series", "service_name", "metric_name", "timestamp", "metric_value"),
     )
 
     @property
@@ -236,6 +240,14 @@ class ServiceIncident(db.Model):
         sa.Index("idx_service_incidents_status", "status"),
         sa.Index("idx_service_incidents_created_at", created_at.column.desc()),
         sa.Index("idx_service_incidents_severity", "severity"),
+        # At most one open (or investigating) incident per service.
+        sa.Index(
+            "idx_service_incidents_one_open",
+            "service_name",
+            unique=True,
+            postgresql_where=sa.text("status IN ('open', 'investigating')"),
+            sqlite_where=sa.text("status IN ('open', 'investigating')"),
+        ),
         sa.CheckConstraint(one_of("incident_type", IncidentType), name="incident_type"),
         sa.CheckConstraint(one_of("severity", Severity), name="severity"),
         sa.CheckConstraint(one_of("status", IncidentStatus), name="status"),

@@ -5,7 +5,7 @@ import logging
 from datetime import timedelta
 
 from medianest.extensions import db
-from medianest.models import ErrorLog, ServiceMetric, Session, SessionToken
+from medianest.models import ErrorLog, ServiceMetric, Session, SessionToken, VerificationToken
 from medianest.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -20,11 +20,16 @@ def cleanup() -> dict[str, int]:
     counts = {
         "session_tokens": db.session.execute(db.delete(SessionToken).where(SessionToken.expires_at < now)).rowcount,
         "sessions": db.session.execute(db.delete(Session).where(Session.expires < now)).rowcount,
+        "verification_tokens": db.session.execute(
+            db.delete(VerificationToken).where(VerificationToken.expires < now)).rowcount,
         "error_logs": db.session.execute(
             db.delete(ErrorLog).where(ErrorLog.created_at < now - timedelta(days=ERROR_LOG_DAYS))).rowcount,
         "service_metrics": db.session.execute(
             db.delete(ServiceMetric).where(ServiceMetric.timestamp < now - timedelta(days=METRIC_DAYS))).rowcount,
     }
     db.session.commit()
+    from medianest.services import youtube  # failed and cancelled downloads' partial files
+
+    counts["download_partials"] = youtube.clean_partial_files()
     log.info("retention cleanup: %s", counts)
     return counts

@@ -1,19 +1,40 @@
-"""Service connections (`service_config`): read, validate, save, and build clients from them.
+"""Service connections (`service_config`): read, validate, save, test, and build clients from them.
 
 Secrets (Plex token, Overseerr/Uptime Kuma API keys, webhook secret) are sealed with AES-256-GCM:
 the `api_key` column for the main secret, `config_data["sealed"][name]` for extra ones. Nothing here
 ever returns a secret to a template; views get `is_set` flags from `describe()`.
+
+`configure()` is the validated write used by the admin pages and `flask services set`: it checks every
+field of a service at once and raises `ConfigInvalid` with one message per field. `test_connection()`
+runs the real calls (Plex /identity + /, Overseerr /status + /auth/me, the Uptime Kuma status page) and
+explains failures precisely (unreachable, TLS, bad key, wrong URL, HTML instead of JSON, too large).
 """
 from __future__ import annotations
 
+import importlib
 import logging
+import os
+import re
+import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import requests
 from flask import current_app
+from sqlalchemy.orm import joinedload
 
 from medianest import crypto
-from medianest.clients.base import validate_base_url
+from medianest.clients.base import (
+    MAX_BODY_BYTES,
+    BadResponse,
+    ClientError,
+    NotFound,
+    Unauthorized,
+    Unreachable,
+    validate_base_url,
+)
 from medianest.extensions import db
 from medianest.models import ServiceConfig
 from medianest.services import ServiceError
@@ -43,6 +64,38 @@ SPECS = {
     "youtube": Spec("youtube", "YouTube downloads", None, False, has_url=False),
 }
 MONITORED = ("plex", "overseerr", "uptime-kuma", "youtube")
+
+
+SECRET_FIELDS = {"plex": "Plex token", "overseerr": "API key", "uptime-kuma": "metrics API key"}
+TEST_TIMEOUT = 10.0  # seconds; MEDIANEST_SERVICE_TEST_TIMEOUT overrides it
+MAX_URL_LENGTH = 2000
+MAX_SECRET_LENGTH = 1024
+_SECRET_CHARS = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+_SECTION = re.compile(r"^[0-9]{1,9}$")
+# (low, high) for the YouTube numbers; low..high inclusive.
+YOUTUBE_LIMITS = {
+    "max_concurrent": ("Downloads at once", int, 1, 20),
+    "per_hour": ("Downloads per user per hour", int, 1, 1000),
+    "quota_gb": ("Storage quota per user (GB)", float, 0.1, 100000),
+    "max_playlist_entries": ("Videos per playlist", int, 1, 5000),
+}
+SETTINGS = {
+    "plex": ("library_section", "path_map"),
+    "overseerr": (),
+    "uptime-kuma": ("slug",),
+    "youtube": ("allowed_hosts", *YOUTUBE_LIMITS),
+}
+
+
+class ConfigInvalid(ServiceError):
+    """One or more fields are wrong; `errors` maps field name -> message (all of them, not only the first)."""
+
+    def __init__(self, errors: dict[str, str]):
+        first_field, first_message = next(iter(errors.items()))
+        super().__init__(first_message, field=first_field)
+        self.errors = errors
 
 
 def spec(name: str) -> Spec:
@@ -132,21 +185,470 @@ def save(name: str, *, url: str | None = None, secret_value=UNCHANGED, extra_sec
 
 def describe(name: str) -> dict:
     """What a page or `flask services show` may display: never a secret, only whether it is set."""
-    cfg = get(name)
+    spec(name)
+    return next(entry for entry in describe_all() if entry["name"] == name)
+
+
+def describe_all() -> list[dict]:
+    """describe() for every configurable service, with the name of who changed it last (one query)."""
+    rows = {c.service_name: c for c in db.session.scalars(
+        db.select(ServiceConfig).options(joinedload(ServiceConfig.updated_by_user))
+        .where(ServiceConfig.service_name.in_(list(SPECS))))}
+    result = []
+    for name, sp in SPECS.items():
+        cfg = rows.get(name)
+        sealed = ((cfg.config_data or {}).get("sealed") or {}) if cfg else {}
+        who = cfg.updated_by_user if cfg is not None else None
+        result.append({
+            "name": name,
+            "label": sp.label,
+            "configured": cfg is not None,
+            "enabled": bool(cfg.enabled) if cfg is not None else name == "youtube",
+            "url": cfg.service_url if cfg and sp.has_url else None,
+            "secret_set": bool(cfg and cfg.api_key),
+            "extra_secrets_set": {k: k in sealed for k in sp.extra_secrets},
+            "settings": data(cfg),
+            "updated_at": cfg.updated_at if cfg else None,
+            "updated_by": (who.display_name if who is not None else None),
+        })
+    return result
+
+
+def monitored() -> list[str]:
+    """The services the health check watches, in display order: enabled and configured ones, plus YouTube
+    (built in) unless an admin switched it off."""
+    rows = {c.service_name: c.enabled for c in db.session.execute(
+        db.select(ServiceConfig.service_name, ServiceConfig.enabled)
+        .where(ServiceConfig.service_name.in_(list(MONITORED))))}
+    return [name for name in MONITORED if rows.get(name, name == "youtube")]
+
+
+def redact_url(url: str | None) -> str:
+    """The URL without any user name or password in it (for re-rendering a refused form)."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url.strip())
+        if parts.username is None and parts.password is None:
+            return url
+        host = parts.hostname or ""
+        netloc = f"[{host}]" if ":" in host else host
+        if parts.port:
+            netloc += f":{parts.port}"
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    except ValueError:
+        return ""
+
+
+# -- validated writes -----------------------------------------------------------------------------
+EXAMPLE_PORTS = {"plex": 32400, "overseerr": 5055, "uptime-kuma": 3001}
+
+
+def _url_required(name: str) -> str:
+    return f"A URL is required, like http://192.168.1.20:{EXAMPLE_PORTS.get(name, 8080)}."
+
+
+def _clean_url(name: str, raw, errors: dict) -> str | None:
+    if raw is None:
+        return None
+    raw = str(raw).strip()
+    if not raw:
+        errors["url"] = _url_required(name)
+        return None
+    if len(raw) > MAX_URL_LENGTH:
+        errors["url"] = f"The URL is longer than {MAX_URL_LENGTH} characters."
+        return None
+    try:
+        return validate_base_url(raw)
+    except ValueError as err:
+        errors["url"] = f"{err}."
+        return None
+
+
+def _clean_secret(value, label: str, key: str, errors: dict):
+    if value is UNCHANGED or value is None:
+        return UNCHANGED
+    value = str(value).strip()
+    if not value:
+        return ""
+    if len(value) > MAX_SECRET_LENGTH:
+        errors[key] = f"The {label} is longer than {MAX_SECRET_LENGTH} characters."
+    elif not _SECRET_CHARS.fullmatch(value):
+        errors[key] = f"The {label} contains spaces or characters that cannot be sent in a header."
+    return value
+
+
+def parse_hosts(raw) -> list[str]:
+    """'youtube.com, youtu.be' (or a list) -> ['youtube.com', 'youtu.be']; ServiceError for anything but host names."""
+    items = raw if isinstance(raw, (list, tuple)) else re.split(r"[\s,]+", str(raw or ""))
+    hosts = []
+    for item in items:
+        host = str(item).strip().lower().rstrip(".")
+        if not host:
+            continue
+        labels = host.split(".")
+        if len(host) > 253 or len(labels) < 2 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+            shown = host if len(host) <= 60 and _SECRET_CHARS.fullmatch(host) else host[:60] + "…"
+            raise ServiceError(f"{shown!r} is not a host name; enter names like youtube.com, separated by commas.",
+                               field="allowed_hosts")
+        if host not in hosts:
+            hosts.append(host)
+    if len(hosts) > 50:
+        raise ServiceError("Allow at most 50 host names.", field="allowed_hosts")
+    return hosts
+
+
+def _number(raw, key: str, errors: dict):
+    label, kind, low, high = YOUTUBE_LIMITS[key]
+    text = str(raw).strip()
+    try:
+        value = kind(text)
+        if kind is float and not (value == value and abs(value) != float("inf")):
+            raise ValueError
+    except ValueError:
+        errors[key] = f"{label} must be a {'whole ' if kind is int else ''}number."
+        return None
+    if not low <= value <= high:
+        errors[key] = f"{label} must be between {low:g} and {high:g}."
+        return None
+    return value
+
+
+def clean_settings(name: str, raw: dict, errors: dict) -> tuple[dict, set[str]]:
+    """Validate the non-secret settings a form or the CLI sent. Returns (values to set, keys to remove);
+    an empty string clears an optional setting. Unknown keys are ignored."""
+    values, removed = {}, set()
+    for key in SETTINGS[name]:
+        if key not in raw or raw[key] is None:
+            continue
+        value = raw[key]
+        text = value.strip() if isinstance(value, str) else value
+        if text in ("", [], ()):
+            removed.add(key)
+            continue
+        if key == "library_section":
+            if not _SECTION.fullmatch(str(text)):
+                errors[key] = "The library section is the number Plex shows in the library's URL, like 3."
+            else:
+                values[key] = str(int(text))
+        elif key == "path_map":
+            try:
+                values[key] = list(parse_path_map(str(text)))
+            except ServiceError as err:
+                errors[key] = err.message
+        elif key == "slug":
+            slug = str(text).lower()
+            if not _SLUG.fullmatch(slug):
+                errors[key] = "The slug is the last part of the status page URL: letters, digits and dashes."
+            else:
+                values[key] = slug
+        elif key == "allowed_hosts":
+            try:
+                hosts = parse_hosts(text)
+            except ServiceError as err:
+                errors[key] = err.message
+            else:
+                if hosts:
+                    values[key] = hosts
+                else:
+                    removed.add(key)
+        else:
+            number = _number(text, key, errors)
+            if number is not None:
+                values[key] = number
+    return values, removed
+
+
+def configure(name: str, *, url: str | None = None, secret=UNCHANGED, extra_secrets: dict | None = None,
+              settings: dict | None = None, enabled: bool | None = None, updated_by=None) -> ServiceConfig:
+    """Validate every field of one service, then save it. `url=None` and `UNCHANGED` keep what is stored;
+    an empty secret clears it. Raises ConfigInvalid with all field errors at once."""
     sp = spec(name)
-    sealed = ((cfg.config_data or {}).get("sealed") or {}) if cfg else {}
-    return {
-        "name": name,
-        "label": sp.label,
-        "configured": cfg is not None,
-        "enabled": bool(cfg and cfg.enabled),
-        "url": cfg.service_url if cfg and sp.has_url else None,
-        "secret_set": bool(cfg and cfg.api_key),
-        "extra_secrets_set": {k: k in sealed for k in sp.extra_secrets},
-        "settings": data(cfg),
-        "updated_at": cfg.updated_at if cfg else None,
-        "updated_by": cfg.updated_by if cfg else None,
-    }
+    cfg = get(name)
+    errors: dict[str, str] = {}
+    clean_url = _clean_url(name, url, errors) if sp.has_url else None
+    if sp.has_url and url is None and (cfg is None or not cfg.service_url):
+        errors["url"] = _url_required(name)
+    main = _clean_secret(secret, SECRET_FIELDS.get(name, "secret"), "secret", errors) if sp.secret_label else UNCHANGED
+    if sp.secret_required and "secret" not in errors:
+        will_have = bool(cfg and cfg.api_key) if main is UNCHANGED else bool(main)
+        if not will_have:
+            errors["secret"] = f"The {SECRET_FIELDS[name]} is required."
+    extras = {}
+    for key, value in (extra_secrets or {}).items():
+        if key in sp.extra_secrets:
+            extras[key] = _clean_secret(value, key.replace("_", " "), key, errors)
+    values, removed = clean_settings(name, settings or {}, errors)
+    if name == "uptime-kuma" and "slug" not in errors:
+        stored = data(cfg).get("slug")
+        if "slug" in removed or not (values.get("slug") or stored):
+            errors["slug"] = "The status page slug is required (the last part of the status page URL)."
+    if errors:
+        raise ConfigInvalid(errors)
+
+    if removed and cfg is not None:
+        cfg.config_data = {k: v for k, v in (cfg.config_data or {}).items() if k not in removed}
+    if name == "plex" and clean_url and cfg is not None and clean_url != cfg.service_url:
+        cfg.config_data = {k: v for k, v in (cfg.config_data or {}).items() if k != "machine_identifier"}
+    saved = save(name, url=clean_url, secret_value=main, extra_secrets=extras, settings=values, enabled=enabled,
+                 updated_by=updated_by)
+    _forget_dashboard()
+    return saved
+
+
+def set_enabled(name: str, enabled: bool, *, updated_by=None) -> ServiceConfig:
+    cfg = get(name)
+    if cfg is None and name != "youtube":
+        raise ServiceError(f"{spec(name).label} is not configured yet.", field="enabled")
+    saved = save(name, enabled=enabled, updated_by=updated_by)
+    _forget_dashboard()
+    return saved
+
+
+def _forget_dashboard():
+    from medianest import cache
+
+    cache.delete("status:index")
+
+
+# -- connection tests -----------------------------------------------------------------------------
+@dataclass
+class ConnectionResult:
+    """What "Test connection" found. `message` is safe to show; it never contains a secret."""
+
+    service: str
+    ok: bool
+    message: str
+    version: str | None = None
+    latency_ms: int | None = None
+    details: list[str] = field(default_factory=list)
+
+
+def _where(url: str | None) -> str:
+    try:
+        parts = urlsplit(url or "")
+        return f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or "the server")
+    except ValueError:
+        return "the server"
+
+
+def _timeout_seconds(timeout) -> float:
+    return float(max(timeout) if isinstance(timeout, (tuple, list)) else timeout)
+
+
+def seconds_text(seconds: float) -> str:
+    return f"{seconds:g} second{'' if seconds == 1 else 's'}"
+
+
+def test_timeout() -> tuple[float, float]:
+    """(connect, read) timeouts of "Test connection"."""
+    seconds = float(current_app.config.get("MEDIANEST_SERVICE_TEST_TIMEOUT", TEST_TIMEOUT))
+    return (min(3.05, seconds), seconds)
+
+
+def explain(exc: Exception, name: str, *, url: str | None = None, timeout=None) -> str:
+    """A precise, secret-free sentence for a failed call to service `name`."""
+    label = SPECS[name].label if name in SPECS else name
+    where = _where(url)
+    if isinstance(exc, Unreachable):
+        cause = exc.__cause__
+        if isinstance(cause, requests.exceptions.SSLError):
+            return (f"TLS error talking to {label} at {where}: the certificate could not be verified, or the server "
+                    f"does not speak HTTPS on this port.")
+        if isinstance(cause, requests.exceptions.Timeout):
+            hint = " (Uptime Kuma 1.23 never answers for an unknown status page slug: check the slug.)" \
+                if name == "uptime-kuma" else ""
+            seconds = _timeout_seconds(timeout if timeout is not None else test_timeout())
+            return f"No answer from {label} at {where} within {seconds_text(seconds)}.{hint}"
+        text = str(cause or "")
+        if any(marker in text for marker in ("NameResolution", "Name or service not known", "getaddrinfo",
+                                             "nodename nor servname", "Temporary failure in name resolution")):
+            return f"Cannot resolve the host name of {where}: check the URL."
+        if isinstance(cause, requests.exceptions.ConnectionError) or cause is None:
+            return (f"Cannot connect to {label} at {where}: the connection was refused or the host is unreachable. "
+                    f"Is it running, and are the host and port right?")
+        return f"Cannot reach {label} at {where}."
+    if isinstance(exc, Unauthorized):
+        what = SECRET_FIELDS.get(name, "credentials")
+        code = f" (HTTP {exc.status})" if exc.status else ""
+        return f"{label} at {where} answered but refused the {what}{code}."
+    if isinstance(exc, NotFound):
+        if name == "uptime-kuma" and "status page" in exc.message:
+            return f"Uptime Kuma at {where} has no status page with this slug (HTTP 404)."
+        return f"Wrong URL: {where} has no {label} API at this address (HTTP 404). Check the path."
+    if isinstance(exc, BadResponse):
+        message = exc.message
+        if "larger than" in message:
+            return (f"{label} at {where} sent an answer larger than {MAX_BODY_BYTES // (1024 * 1024)} MB; "
+                    f"this is not the {label} API.")
+        if "redirect" in message:
+            return (f"{label} at {where} redirected the request (HTTP {exc.status}): enter the final address "
+                    f"(http or https, and the path).")
+        if any(marker in message for marker in ("JSON", "HTML", "XML", "MediaContainer", "not a status page",
+                                                "not a heartbeat", "no version")):
+            return (f"{label} at {where} answered with HTML or another format instead of the JSON its API sends: "
+                    f"the URL points at something other than {label}.")
+        return f"{label} at {where} gave an unexpected answer: {message}"
+    if isinstance(exc, ClientError):
+        return exc.message
+    if isinstance(exc, crypto.CryptoError):
+        return f"The stored {SECRET_FIELDS.get(name, 'secret')} cannot be decrypted (was the encryption key changed?). Enter it again."
+    if isinstance(exc, ValueError):
+        return str(exc)
+    return f"{label}: the check failed ({type(exc).__name__})."
+
+
+def build_client(name: str, cfg: ServiceConfig | None = None, *, timeout=None):
+    """A client for a stored config (enabled or not). ServiceError when something required is missing."""
+    cfg = cfg if cfg is not None else get(name)
+    timeout = timeout if timeout is not None else test_timeout()
+    if name == "youtube":
+        return None
+    if cfg is None or not cfg.service_url:
+        raise ServiceError(f"{spec(name).label} is not configured yet.", field="url")
+    if name == "plex":
+        from medianest.clients.plex import PlexClient
+
+        token = secret(cfg)
+        if not token:
+            raise ServiceError("The Plex token is not set.", field="secret")
+        return PlexClient(cfg.service_url, token, client_identifier=client_identifier(), timeout=timeout)
+    if name == "overseerr":
+        from medianest.clients.overseerr import OverseerrClient
+
+        key = secret(cfg)
+        if not key:
+            raise ServiceError("The Overseerr API key is not set.", field="secret")
+        return OverseerrClient(cfg.service_url, key, timeout=timeout)
+    if name == "uptime-kuma":
+        from medianest.clients.uptime_kuma import UptimeKumaClient
+
+        slug = data(cfg).get("slug")
+        if not slug:
+            raise ServiceError("The Uptime Kuma status page slug is not set.", field="slug")
+        return UptimeKumaClient(cfg.service_url, slug, api_key=secret(cfg), timeout=timeout)
+    raise ServiceError(f"{spec(name).label} has no client.")
+
+
+def youtube_probe() -> str:
+    """yt-dlp's version; ImportError when it cannot be imported."""
+    module = importlib.import_module("medianest.clients.ytdlp")
+    probe = getattr(module, "yt_dlp_version", None)
+    if probe is not None:
+        return str(probe())
+    return str(importlib.import_module("yt_dlp.version").__version__)
+
+
+def test_connection(name: str) -> ConnectionResult:
+    """Run the real calls against the stored config of `name` and say what happened."""
+    sp = spec(name)
+    cfg = get(name)
+    started = time.monotonic()
+
+    def elapsed() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    if name == "youtube":
+        return _test_youtube(elapsed)
+    try:
+        client = build_client(name, cfg)
+        if name == "plex":
+            result = _test_plex(cfg, client, elapsed)
+        elif name == "overseerr":
+            result = _test_overseerr(client, elapsed)
+        else:
+            result = _test_uptime_kuma(cfg, client, elapsed)
+    except ServiceError as err:
+        result = ConnectionResult(name, False, err.message)
+    except (ClientError, crypto.CryptoError, ValueError) as exc:
+        result = ConnectionResult(name, False, explain(exc, name, url=cfg.service_url if cfg else None),
+                                  latency_ms=elapsed())
+    log.info("service %s connection test %s%s", sp.name, "passed" if result.ok else "failed: ",
+             "" if result.ok else result.message)
+    return result
+
+
+def _test_plex(cfg: ServiceConfig, client, elapsed) -> ConnectionResult:
+    identity = client.identity()
+    try:
+        info = client.server_info()
+    except Unauthorized as exc:
+        return ConnectionResult("plex", False, explain(exc, "plex", url=cfg.service_url), version=identity.version,
+                                latency_ms=elapsed())
+    latency = elapsed()
+    if info.machine_identifier != data(cfg).get("machine_identifier"):
+        settings = {**(cfg.config_data or {}), "machine_identifier": info.machine_identifier}
+        # A Core UPDATE that keeps updated_at: testing is not editing.
+        db.session.execute(db.update(ServiceConfig).where(ServiceConfig.id == cfg.id)
+                           .values(config_data=settings, updated_at=ServiceConfig.updated_at))
+        db.session.commit()
+    details = [f"Server: {info.friendly_name or 'unnamed'} on {info.platform or 'an unknown platform'}"]
+    try:
+        sections = client.library_sections()
+    except ClientError as exc:
+        sections = None
+        details.append(f"Libraries could not be listed: {explain(exc, 'plex', url=cfg.service_url)}")
+    if sections is not None:
+        details.append("Libraries: " + (", ".join(f"{s.title} ({s.key})" for s in sections) or "none"))
+        wanted = data(cfg).get("library_section")
+        if wanted and wanted not in {s.key for s in sections}:
+            return ConnectionResult("plex", False,
+                                    f"Connected to {info.friendly_name or 'Plex'}, but library section {wanted} "
+                                    f"does not exist on this server.", version=info.version, latency_ms=latency,
+                                    details=details)
+    return ConnectionResult("plex", True, f"Connected to {info.friendly_name or 'Plex'} (Plex {info.version}).",
+                            version=info.version, latency_ms=latency, details=details)
+
+
+def _test_overseerr(client, elapsed) -> ConnectionResult:
+    status = client.status()
+    try:
+        me = client.me()
+    except Unauthorized as exc:
+        return ConnectionResult("overseerr", False, explain(exc, "overseerr", url=client.base_url),
+                                version=status.version, latency_ms=elapsed())
+    return ConnectionResult("overseerr", True, f"Connected to Overseerr {status.version}.", version=status.version,
+                            latency_ms=elapsed(), details=[f"The API key acts as {me.display_name}."])
+
+
+def _test_uptime_kuma(cfg: ServiceConfig, client, elapsed) -> ConnectionResult:
+    page = client.status_page()
+    monitors = client.monitors()
+    latency = elapsed()
+    down = [m.name for m in monitors if m.status == "down"]
+    details = [f"{len(monitors)} monitor(s) on the page" + (f"; down: {', '.join(down[:10])}" if down else "")]
+    if cfg.api_key:
+        try:
+            samples = client.metrics()
+        except ClientError as exc:
+            if isinstance(exc, Unauthorized):
+                message = "The status page answers, but Uptime Kuma refused the metrics API key (HTTP 401)."
+            else:
+                message = f"The status page answers, but /metrics failed: {explain(exc, 'uptime-kuma', url=cfg.service_url)}"
+            return ConnectionResult("uptime-kuma", False, message, latency_ms=latency, details=details)
+        details.append(f"Metrics API key accepted ({len(samples)} samples).")
+    return ConnectionResult("uptime-kuma", True, f"Status page “{page.title}” found.", latency_ms=latency,
+                            details=details)
+
+
+def _test_youtube(elapsed) -> ConnectionResult:
+    try:
+        version = youtube_probe()
+    except Exception as exc:  # noqa: BLE001  (any import failure means "not usable")
+        return ConnectionResult("youtube", False, f"yt-dlp cannot be imported ({type(exc).__name__}).")
+    details = []
+    folder = Path(current_app.config["MEDIANEST_DOWNLOAD_DIR"])
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        writable = os.access(folder, os.W_OK)
+    except OSError:
+        writable = False
+    if not writable:
+        return ConnectionResult("youtube", False, "yt-dlp is installed, but the download folder is not writable.",
+                                version=version, latency_ms=elapsed())
+    details.append("The download folder is writable.")
+    return ConnectionResult("youtube", True, f"yt-dlp {version} is installed.", version=version,
+                            latency_ms=elapsed(), details=details)
 
 
 # -- clients -------------------------------------------------------------------------------------

@@ -1,11 +1,22 @@
-"""The home page."""
-from flask import Blueprint
+"""The home page: every watched service's status, from the status cache (or the database when it is cold).
+
+The page and its polled fragment never call an outside service; the worker's health round keeps the cache
+fresh. The fragment refreshes itself every POLL_SECONDS (15 s) and is exempt from rate limits.
+"""
+from flask import Blueprint, current_app
 
 from medianest import htmx
+from medianest.extensions import limiter
+from medianest.services import health
 
 bp = Blueprint("dashboard", __name__)
 
+POLL_SECONDS = 15  # MEDIANEST_DASHBOARD_POLL_SECONDS overrides it (tests use 1)
+
 
 @bp.get("/")
+@limiter.exempt
 def index():
-    return htmx.render_page_or_fragment("dashboard/index.html", "dashboard/_panel.html")
+    poll = current_app.config.get("MEDIANEST_DASHBOARD_POLL_SECONDS", POLL_SECONDS)
+    return htmx.render_page_or_fragment("dashboard/index.html", "dashboard/_panel.html", state=health.dashboard(),
+                                        poll_seconds=poll)

@@ -13,8 +13,8 @@ from medianest.services import errors as error_log
 
 log = logging.getLogger(__name__)
 
-# Client errors worth an error_logs row (404s and 401s are noise).
-LOGGED_CLIENT_ERRORS = {400, 403, 405, 413, 422, 429}
+# Client errors worth an error_logs row (404s and 401s are noise; 429s are recorded in rate_limits instead).
+LOGGED_CLIENT_ERRORS = {400, 403, 405, 413, 422}
 MESSAGES = {
     400: "The request could not be understood.",
     401: "Please sign in.",
@@ -56,6 +56,8 @@ def handle_http(exc: HTTPException):
     elif exc.description and status in (400, 403, 404, 422) and getattr(exc, "user_message", False):
         message = exc.description
     code = "csrf_failed" if isinstance(exc, CSRFError) else exc.name.lower().replace(" ", "_")
+    if status == 429:
+        return too_many_requests(exc, code)
     if status in LOGGED_CLIENT_ERRORS:
         error_log.record(error_code=code, message=str(exc.description or message), status_code=status)
     if status >= 500:
@@ -65,6 +67,21 @@ def handle_http(exc: HTTPException):
         for name, value in exc.get_headers():
             if name.lower() not in ("content-type",):
                 resp.headers[name] = value
+    return resp
+
+
+def too_many_requests(exc: HTTPException, code: str):
+    """A friendly 429 (page, or out-of-band flash for HTMX) with the breach recorded in rate_limits."""
+    from medianest.services import rate_limits
+
+    retry_after = rate_limits.record_request_breach(exc)
+    message = MESSAGES[429]
+    if retry_after:
+        wait = f"{retry_after} seconds" if retry_after < 120 else f"{-(-retry_after // 60)} minutes"
+        message = f"Too many requests. Wait {wait} and try again."
+    resp = render_error(429, message, code=code)
+    if retry_after:
+        resp.headers["Retry-After"] = str(retry_after)
     return resp
 
 

@@ -3,6 +3,7 @@ from flask import Blueprint, abort, current_app, flash, request, url_for
 
 from medianest import htmx
 from medianest.extensions import limiter
+from medianest.security import client_ip
 from medianest.forms import SetupForm
 from medianest.services import ServiceError, auth_sessions, users
 from medianest.views.forms import form_error_response
@@ -23,7 +24,7 @@ def index():
             getattr(form, err.field or "password").errors.append(err.message)
         else:
             current_app.extensions.setdefault("medianest_setup", {})["admin_exists"] = True
-            auth_sessions.start(user)
+            auth_sessions.start(user, ip=client_ip(), user_agent=request.user_agent.string)
             flash("Welcome to MediaNest. Connect your services next.", "success")
             return htmx.redirect(url_for("dashboard.index"))
     if request.method == "POST":

@@ -19,6 +19,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from .base import FakeServer
+from .plex import PNG
 
 API_KEY = "ovs-fake-key-7Hq2Zr9Lm4Xw"
 FORBIDDEN = {"status": 403, "error": "You do not have permission to access this endpoint"}
@@ -81,8 +82,11 @@ ROUTES = Map([
     Rule("/api/v1/request/<int:request_id>/<action>", endpoint="request_action", methods=["POST"]),
     Rule("/api/v1/user", endpoint="users", methods=["GET"]),
     Rule("/api/v1/user/<int:user_id>", endpoint="user", methods=["GET"]),
+    # Not Overseerr: this fake also plays TMDB's image CDN (image.tmdb.org) for poster tests.
+    Rule("/t/p/<size>/<filename>", endpoint="tmdb_image", methods=["GET"]),
 ], strict_slashes=False)
-PUBLIC = {"status", "public_settings"}
+PUBLIC = {"status", "public_settings", "tmdb_image"}
+TMDB_SIZES = {"w92", "w154", "w185", "w342", "w500", "w600_and_h900_bestv2", "original"}
 
 
 def _json(data, status: int = 200) -> Response:
@@ -117,6 +121,7 @@ class FakeOverseerr(FakeServer):
             self.requests_made: list[dict] = []
             self.quota_exhausted: set[tuple[int, str]] = set()
             self.overrides: dict[str, tuple] = {}
+            self.images_served: list[tuple[str, str]] = []
             self._ids = {"media": 0, "request": 0, "season": 0}
             self._tick = 0
             self.add_user(1, 22526914, "owner@example.com", "serverowner", permissions=ADMIN)
@@ -591,6 +596,13 @@ class FakeOverseerr(FakeServer):
         key, reverse = orders[sort]
         rows.sort(key=key, reverse=reverse)
         return _json(self._page(rows[skip: skip + take], len(rows), take, skip, lambda u: u))
+
+    def _tmdb_image(self, request, user, size, filename):
+        """image.tmdb.org/t/p/<size>/<file>: a PNG for the posters this fake names, 404 otherwise."""
+        if size not in TMDB_SIZES or not re.fullmatch(r"(poster|backdrop|season)[0-9_]+\.jpg", filename):
+            return Response("Not Found", status=404, content_type="text/plain")
+        self.images_served.append((size, filename))
+        return Response(PNG, content_type="image/png", headers={"Cache-Control": "max-age=31536000"})
 
     def _user(self, request, user, user_id):
         found = self.users.get(user_id)
