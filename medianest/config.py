@@ -132,9 +132,14 @@ class Config:
         self.MEDIANEST_DOWNLOAD_DIR = str(Path(env.get("MEDIANEST_DOWNLOAD_DIR") or instance / "downloads").resolve())
         self.MEDIANEST_PLEX_TV_URL = (env.get("MEDIANEST_PLEX_TV_URL") or "https://plex.tv").rstrip("/")
         self.MEDIANEST_PLEX_APP_URL = env.get("MEDIANEST_PLEX_APP_URL") or "https://app.plex.tv/auth"
+        self.MEDIANEST_TMDB_IMAGE_URL = (env.get("MEDIANEST_TMDB_IMAGE_URL") or "https://image.tmdb.org").rstrip("/")
         self.MEDIANEST_TRUSTED_PROXIES = int_env("MEDIANEST_TRUSTED_PROXIES", 0)
         self.MEDIANEST_YTDLP_ALLOW_ANY_HOST = env.get("MEDIANEST_YTDLP_ALLOW_ANY_HOST") == "1"
         self.MEDIANEST_HEALTH_INTERVAL = int_env("MEDIANEST_HEALTH_INTERVAL", 60, minimum=10)
+        self.MEDIANEST_HEALTH_TIMEOUT = int_env("MEDIANEST_HEALTH_TIMEOUT", 10, minimum=1)
+        self.MEDIANEST_HEALTH_DEGRADED_MS = int_env("MEDIANEST_HEALTH_DEGRADED_MS", 1000, minimum=1)
+        self.MEDIANEST_SERVICE_TEST_TIMEOUT = int_env("MEDIANEST_SERVICE_TEST_TIMEOUT", 10, minimum=1)
+        self.MEDIANEST_DASHBOARD_POLL_SECONDS = int_env("MEDIANEST_DASHBOARD_POLL_SECONDS", 15, minimum=1)
         self.MEDIANEST_BELL_POLL_SECONDS = int_env("MEDIANEST_BELL_POLL_SECONDS", 30, minimum=1)
         self.MEDIANEST_DB_POOL_SIZE = int_env("MEDIANEST_DB_POOL_SIZE", 20, minimum=1)
 

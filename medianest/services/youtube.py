@@ -66,6 +66,7 @@ MAX_ATTEMPTS = 3
 URL_FIELD_MAX = 10_000  # the form accepts this much; check_url refuses anything over 2 048 with a clear message
 PREVIEW_TTL = 15 * 60
 PROGRESS_TTL = 6 * 3600
+CANCEL_CHECK_SECONDS = 0.5  # a cancel is seen within this (plus yt-dlp's own 0.5 s hook throttle)
 RATE_LIMITED_DELAY = 3600  # "rate-limited by YouTube for up to an hour"
 TEMP_FOLDER = ".tmp"
 TITLE_MAX = 500
@@ -689,6 +690,8 @@ class _Job:
         self.last_write = 0.0
         self.writes = 0  # progress writes of this run (a few per second at most)
         self.entries_dirty = False
+        self.cancel_checked_at = 0.0
+        self.cancel_seen = False
         self.quota_remaining: int | None = None
         self.bytes_done = 0
         self.quota_hit = False
@@ -752,11 +755,17 @@ class _Job:
 
     # -- yt-dlp callbacks ----------------------------------------------------------------------
     def should_cancel(self) -> bool:
+        """Asked by yt-dlp's hooks many times a second: the database is read at most every CANCEL_CHECK_SECONDS."""
         if self.quota_hit:
             return True
-        table = _YD.__table__
-        with self.engine.connect() as conn:
-            return bool(conn.execute(sa.select(table.c.cancel_requested).where(table.c.id == self.id)).scalar())
+        now = time.monotonic()
+        if now - self.cancel_checked_at >= CANCEL_CHECK_SECONDS:
+            self.cancel_checked_at = now
+            table = _YD.__table__
+            with self.engine.connect() as conn:
+                self.cancel_seen = bool(conn.execute(
+                    sa.select(table.c.cancel_requested).where(table.c.id == self.id)).scalar())
+        return self.cancel_seen
 
     def on_progress(self, event) -> None:
         index = max(event.index, 1) - 1
