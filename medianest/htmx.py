@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from flask import make_response, render_template, request
+from werkzeug.urls import iri_to_uri
 
 
 def is_htmx() -> bool:
@@ -36,7 +37,9 @@ def render_page_or_fragment(page: str, fragment: str, *, status: int = 200, **co
 
 
 def hx_redirect(response, url: str):
-    response.headers["HX-Redirect"] = url
+    # Header values travel as Latin-1: a path with other characters (a `next` typed by someone) is sent
+    # percent-encoded, as Flask does for Location, instead of failing in the WSGI server.
+    response.headers["HX-Redirect"] = iri_to_uri(url)
     return response
 
 

@@ -7,7 +7,7 @@ import time
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import event
 
-from medianest.services.errors import correlation_id
+from medianest.services.errors import correlation_id, safe_path
 
 log = logging.getLogger("medianest.requests")
 slow_log = logging.getLogger("medianest.slow_queries")
@@ -33,7 +33,7 @@ def _finish(response):
     started = g.get("request_started")
     if started is not None and request.endpoint not in ("static",):
         ms = (time.monotonic() - started) * 1000
-        log.info("%s %s %s %.0fms cid=%s", request.method, request.path, response.status_code, ms, correlation_id())
+        log.info("%s %s %s %.0fms cid=%s", request.method, safe_path(), response.status_code, ms, correlation_id())
     return response
 
 

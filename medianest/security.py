@@ -60,5 +60,31 @@ def admin_required(view):
     return wrapper
 
 
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+JSON_BLUEPRINTS = {"webhooks"}  # the only routes that read a JSON body; everything else takes forms
+
+
+def _has_nul(values) -> bool:
+    return any("\x00" in key or "\x00" in value for key, value in values.items(multi=True))
+
+
+def refuse_odd_input():
+    """Refuse, up front, input no MediaNest route can use, instead of failing deep inside one (a 500):
+
+    - a NUL character in the query string or a form field (400): PostgreSQL refuses NUL in text;
+    - a JSON body where a form is expected (415): Flask-WTF would read a JSON list or string as form data
+      and fail; only the webhooks take JSON.
+    """
+    if _has_nul(request.args):
+        abort(400)
+    if request.method not in WRITE_METHODS or request.url_rule is None:
+        return
+    if request.is_json and request.blueprint not in JSON_BLUEPRINTS:
+        abort(415)
+    if _has_nul(request.form):
+        abort(400)
+
+
 def init_app(app):
+    app.before_request(refuse_odd_input)
     app.after_request(set_security_headers)

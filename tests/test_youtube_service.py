@@ -18,7 +18,7 @@ import pytest
 from medianest.config import ConfigError, ProductionConfig
 from medianest.extensions import db
 from medianest.models import Notification
-from medianest.models.youtube import DownloadStatus, YoutubeDownload
+from medianest.models.youtube import YoutubeDownload
 from medianest.services import ServiceError, maintenance, service_config
 from medianest.services import youtube as service
 from medianest.timeutil import utcnow
@@ -137,7 +137,8 @@ def test_playlist_journey_progress_files_archive_and_resubmit(threaded_app, fake
     with app.app_context():
         assert service.archive_ids(user.id) == {IDS[0], IDS[1], IDS[2]}
     with app.app_context():  # the owner is told right after the row is final
-        note = wait_for(lambda: db.session.scalars(db.select(Notification).where(Notification.user_id == user.id)).first())
+        mine = db.select(Notification).where(Notification.user_id == user.id)
+        note = wait_for(lambda: db.session.scalars(mine).first())
         assert note.type == "success" and "3 downloaded" in note.message and note.meta["download_id"] == str(did)
 
     # Resubmitting the playlist with one new video downloads only the new one.
@@ -187,8 +188,8 @@ def test_cancelling_a_queued_download_needs_no_worker(app, fake_youtube):
 
 def test_playlist_with_a_broken_entry_completes_and_reports_it(app, fake_youtube):
     user = make_user(app)
-    url = fake_youtube.add_playlist("PLbroken", "Half broken", [(IDS[0], "Fine"), (IDS[1], "Gone"), (IDS[2], "Also fine")],
-                                    broken=[IDS[1]])
+    videos = [(IDS[0], "Fine"), (IDS[1], "Gone"), (IDS[2], "Also fine")]
+    url = fake_youtube.add_playlist("PLbroken", "Half broken", videos, broken=[IDS[1]])
     did = submit(app, user, url)
     row = row_of(app, did)
     assert row.status == "completed"
@@ -207,7 +208,8 @@ def test_every_entry_failing_fails_the_download_with_the_reason(app, fake_youtub
     assert row.status == "failed" and "None of the 2 videos" in row.error and row.attempts == 1
 
 
-@pytest.mark.parametrize("title", ["..", "../../escape", "a/b\\c:d", "NUL\x00byte", "emoji 🎬🍿 ok", "x" * 600, "-rf --exec"])
+@pytest.mark.parametrize("title", ["..", "../../escape", "a/b\\c:d", "NUL\x00byte", "emoji 🎬🍿 ok", "x" * 600,
+                                   "-rf --exec"])
 def test_hostile_titles_stay_inside_the_user_folder(app, fake_youtube, title):
     user = make_user(app)
     fake_youtube.add_video(IDS[0], title)
@@ -360,7 +362,8 @@ def test_options_are_checked(app):
 
 
 def test_production_refuses_the_test_only_host_switch(monkeypatch, tmp_path):
-    for name, value in {"SECRET_KEY": "x" * 32, "DATABASE_URL": "postgresql://u@db:5432/m", "REDIS_URL": "redis://r:6379/0",
+    for name, value in {"SECRET_KEY": "x" * 32, "DATABASE_URL": "postgresql://u@db:5432/m",
+                        "REDIS_URL": "redis://r:6379/0",
                         "MEDIANEST_ENCRYPTION_KEY": "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGho=",
                         "MEDIANEST_INSTANCE_DIR": str(tmp_path), "MEDIANEST_YTDLP_ALLOW_ANY_HOST": "1"}.items():
         monkeypatch.setenv(name, value)
@@ -510,7 +513,8 @@ def test_cleanup_removes_partial_files_of_downloads_that_are_not_running(app):
     user = make_user(app)
     with app.app_context():
         failed = YoutubeDownload(user_id=user.id, playlist_url="https://www.youtube.com/watch?v=a", status="failed")
-        running = YoutubeDownload(user_id=user.id, playlist_url="https://www.youtube.com/watch?v=b", status="downloading")
+        running = YoutubeDownload(user_id=user.id, playlist_url="https://www.youtube.com/watch?v=b",
+                                  status="downloading")
         db.session.add_all([failed, running])
         db.session.commit()
         for row in (failed, running):
@@ -570,3 +574,28 @@ def test_heartbeat_keeps_a_long_job_alive(threaded_app, fake_media, fake_youtube
         assert service.reap(stale_after=3)["requeued"] == 0
         service.cancel(did, user_id=user.id)
     wait_for(lambda: row_of(app, did).status == "cancelled", timeout=5)
+
+
+def test_an_empty_playlist_is_refused_at_preview_and_fails_as_a_job(app, fake_youtube):
+    user = make_user(app)
+    url = fake_youtube.add_playlist("PLempty", "Nothing here", [])
+    with app.app_context():
+        with pytest.raises(ServiceError, match="That playlist is empty"):
+            service.preview(user.id, url)
+    row = row_of(app, submit(app, user, url))
+    assert row.status == "failed" and "Nothing was found to download" in row.error
+
+
+def test_an_unexpected_error_fails_the_row_instead_of_leaving_it_running(app, fake_youtube, monkeypatch):
+    user = make_user(app)
+    url = fake_youtube.add_video(IDS[0], "x")
+    with app.app_context():
+        row = YoutubeDownload(user_id=user.id, playlist_url=url, status="queued")
+        db.session.add(row)
+        db.session.commit()
+        did = row.id
+        monkeypatch.setattr(service, "archive_ids", lambda user_id: 1 / 0)  # a bug inside the job
+        with pytest.raises(ZeroDivisionError):
+            service.run_download(did)
+    row = row_of(app, did)
+    assert row.status == "failed" and "unexpected error" in row.error

@@ -6,7 +6,7 @@ import re
 import traceback
 import uuid
 
-from flask import g, has_request_context, request
+from flask import current_app, g, has_request_context, request
 from flask_login import current_user
 
 from medianest.extensions import db
@@ -28,9 +28,37 @@ def correlation_id() -> str:
     return g.correlation_id
 
 
+def _sensitive(name: str) -> bool:
+    return any(s in name.lower() for s in SENSITIVE_KEYS)
+
+
+def _printable(text: str) -> str:
+    """No NUL characters: PostgreSQL refuses them in text and JSONB columns."""
+    return text.replace("\x00", "")
+
+
 def _safe_args() -> dict:
-    return {k: ("[redacted]" if any(s in k.lower() for s in SENSITIVE_KEYS) else v[:200])
+    return {_printable(k)[:100]: ("[redacted]" if _sensitive(k) else _printable(v)[:200])
             for k, v in request.args.items()}
+
+
+def _path_args() -> dict:
+    """The URL's variables, also when routing refused the method (a 405 still names the route)."""
+    if request.view_args is not None:
+        return request.view_args
+    try:
+        return current_app.create_url_adapter(request).match(request.path, method="GET")[1]
+    except Exception:  # noqa: BLE001  (no route: nothing to redact)
+        return {}
+
+
+def safe_path() -> str:
+    """This request's path for logs and error_logs, with secret URL parts (a password-reset token) redacted."""
+    path = request.path
+    for name, value in _path_args().items():
+        if isinstance(value, str) and value and _sensitive(name):
+            path = path.replace(value, "[redacted]")
+    return _printable(path)
 
 
 def record(*, error_code: str, message: str, status_code: int, exc: BaseException | None = None,
@@ -44,10 +72,11 @@ def record(*, error_code: str, message: str, status_code: int, exc: BaseExceptio
         row = ErrorLog(
             correlation_id=correlation_id(),
             user_id=user_id,
-            error_code=error_code[:100],
-            error_message=message[:2000],
-            stack_trace="".join(traceback.format_exception(exc)) if exc is not None and status_code >= 500 else None,
-            request_path=request.path[:500] if has_request_context() else None,
+            error_code=_printable(error_code)[:100],
+            error_message=_printable(message)[:2000],
+            stack_trace=_printable("".join(traceback.format_exception(exc))) if exc is not None and status_code >= 500
+            else None,
+            request_path=safe_path()[:500] if has_request_context() else None,
             request_method=request.method if has_request_context() else None,
             status_code=status_code,
             meta=(metadata or {}) | ({"args": _safe_args()} if has_request_context() and request.args else {}),

@@ -38,6 +38,7 @@ SEARCH_MAX = 200
 MAX_DISCOVER_PAGE = 500  # TMDB serves at most 500 pages
 MAX_SECTION_PAGE = 10000
 PLEX_IMAGE_WIDTHS = (150, 300, 600)
+RASTER_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"})
 BROWSABLE_SECTIONS = ("movie", "show", "artist", "photo")
 MEDIA_TYPES = ("movie", "tv")
 
@@ -157,13 +158,22 @@ def plex_search(query: str) -> list[dict]:
     return cache.get_or_set(f"plex:search:{_key(query.casefold())}", PLEX_SEARCH_TTL, load)
 
 
+def _raster(found: tuple[bytes, str]) -> tuple[bytes, str]:
+    """Only bitmap formats are served from MediaNest's origin: an SVG (or anything else) could carry script."""
+    body, content_type = found
+    if content_type not in RASTER_TYPES:
+        log.warning("image proxy refused a %s answer", content_type[:100])
+        raise ServiceError("That image format is not served.", status=502)
+    return body, content_type
+
+
 def plex_image(path: str, width: int | None = None) -> tuple[bytes, str]:
     """A Plex poster or artwork. ValueError unless `path` is a Plex image path; ServiceError when Plex fails."""
     if width is not None:
         width = min(PLEX_IMAGE_WIDTHS, key=lambda w: abs(w - int(width)))
     client = _plex()
     try:
-        return client.fetch_image(path, width=width)
+        return _raster(client.fetch_image(path, width=width))
     except ValueError:
         raise
     except NotFound:
@@ -177,7 +187,7 @@ def poster(size: str, filename: str) -> tuple[bytes, str]:
     """A TMDB poster by size and file name (ValueError for anything else)."""
     base = current_app.config.get("MEDIANEST_TMDB_IMAGE_URL") or TMDB_IMAGE_URL
     try:
-        return TmdbImages(base).poster(size, filename)
+        return _raster(TmdbImages(base).poster(size, filename))
     except ValueError:
         raise
     except NotFound:

@@ -204,8 +204,9 @@ def _set(row: YoutubeDownload, state: str | None, error: str | None) -> str:
 def _not_yet(row: YoutubeDownload, message: str) -> str:
     give_up = timedelta(hours=float(_cfg("MEDIANEST_PLEX_GIVE_UP_HOURS", 24)))
     if row.completed_at and utcnow() - row.completed_at > give_up:
-        return _set(row, PlexState.FAILED, f"Plex did not pick up the files within {give_up.total_seconds() / 3600:.0f} "
-                                           f"hours. Last answer: {message}")
+        hours = give_up.total_seconds() / 3600
+        return _set(row, PlexState.FAILED, f"Plex did not pick up the files within {hours:.0f} hours. "
+                                           f"Last answer: {message}")
     return _set(row, PlexState.PENDING, message)
 
 

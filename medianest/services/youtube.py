@@ -36,7 +36,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 
 from medianest import cache
 from medianest.clients.base import ClientError
@@ -191,7 +191,8 @@ def limits_for(user_id, settings=None) -> Limits:
     used = sa.func.coalesce(sa.func.sum(_YD.bytes_total), 0)
     submitted, running, used_bytes = db.session.execute(
         sa.select(recent, active, used).where(_YD.user_id == user_id)).one()
-    return Limits(per_hour=settings.per_hour, submitted_last_hour=int(submitted), max_concurrent=settings.max_concurrent,
+    return Limits(per_hour=settings.per_hour, submitted_last_hour=int(submitted),
+                  max_concurrent=settings.max_concurrent,
                   active=int(running), quota_bytes=_quota_bytes(settings), used_bytes=int(used_bytes))
 
 
@@ -430,7 +431,8 @@ def _search(stmt, status: str | None, q: str | None):
     q = (q or "").strip()[:200]
     if q:
         like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(sa.or_(_YD.playlist_title.ilike(like, escape="\\"), _YD.playlist_url.ilike(like, escape="\\")))
+        stmt = stmt.where(sa.or_(_YD.playlist_title.ilike(like, escape="\\"),
+                                 _YD.playlist_url.ilike(like, escape="\\")))
     return stmt
 
 
@@ -602,6 +604,10 @@ def run_download(download_id) -> str:
     beat.start()
     try:
         outcome = job.run()
+    except Exception:
+        log.exception("download %s: unexpected error", did)
+        _fail_unexpected(did)
+        raise
     finally:
         beat.stop()
         shutil.rmtree(temp_dir(did), ignore_errors=True)
@@ -610,11 +616,25 @@ def run_download(download_id) -> str:
     return outcome.status
 
 
+def _fail_unexpected(did: uuid.UUID) -> None:
+    """A bug or a lost database must not leave the row `downloading` until the reaper comes by."""
+    try:
+        db.session.rollback()
+        now = utcnow()
+        db.session.execute(sa.update(_YD).where(_YD.id == did, _YD.status == DownloadStatus.DOWNLOADING).values(
+            status=DownloadStatus.FAILED, error="An unexpected error stopped the download. Retry it, or ask an admin.",
+            completed_at=now, updated_at=now, progress=None).execution_options(synchronize_session=False))
+        db.session.commit()
+    except Exception as exc:  # the reaper will find the row
+        log.warning("download %s: could not record the failure (%s)", did, type(exc).__name__)
+        db.session.rollback()
+
+
 def _claim(did: uuid.UUID, max_concurrent: int) -> bool:
     user_id = db.session.scalar(sa.select(_YD.user_id).where(_YD.id == did))
     if user_id is None:
         return False
-    others = sa.orm.aliased(_YD)
+    others = aliased(_YD)
     running = (sa.select(sa.func.count()).select_from(others)
                .where(others.user_id == user_id, others.status == DownloadStatus.DOWNLOADING).scalar_subquery())
     now = utcnow()
@@ -874,6 +894,8 @@ class _Job:
         failed = [e for e in self.entries if e.get("state") == EntryState.FAILED]
         skipped = [e for e in self.entries if e.get("state") == EntryState.SKIPPED]
         new_files = bool(result.files)
+        if not (done or failed or skipped):
+            return self._fail("Nothing was found to download at this link (an empty playlist?).")
         if failed and not done and not skipped:
             reason = failed[0].get("reason") or "download failed"
             if len(failed) == 1:
@@ -924,7 +946,8 @@ class _Job:
         reason = _sentence(err.message)
         if attempts >= MAX_ATTEMPTS:
             return self._fail(f"{reason} (gave up after {attempts} attempts)")
-        delay = RATE_LIMITED_DELAY if err.rate_limited else float(_cfg("MEDIANEST_YOUTUBE_RETRY_DELAY", 30)) * 2 ** (attempts - 1)
+        base = float(_cfg("MEDIANEST_YOUTUBE_RETRY_DELAY", 30))
+        delay = RATE_LIMITED_DELAY if err.rate_limited else base * 2 ** (attempts - 1)
         shutil.rmtree(temp_dir(self.id), ignore_errors=True)
         row = self.row = db.session.get(_YD, self.id, populate_existing=True)
         row.status = DownloadStatus.QUEUED

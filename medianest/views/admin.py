@@ -26,9 +26,14 @@ def _date(name: str, *, end: bool = False):
         return None
     try:
         value = datetime.strptime(raw, "%Y-%m-%d")
-    except ValueError:
+        return value + timedelta(days=1) if end else value
+    except (ValueError, OverflowError):  # not a date, or the day after 9999-12-31
         return None
-    return value + timedelta(days=1) if end else value
+
+
+def _status_code(value: int | None) -> int | None:
+    """An HTTP status to filter by; anything outside 100-599 (which no column could hold) filters nothing."""
+    return value if value is not None and 100 <= value <= 599 else None
 
 
 # (endpoint, title, description) of the admin sections; the hub lists those that are registered.
@@ -52,7 +57,7 @@ def index():
 @bp.get("/errors")
 def errors():
     filters = {
-        "status_code": request.args.get("status", type=int),
+        "status_code": _status_code(request.args.get("status", type=int)),
         "error_code": request.args.get("code", "").strip()[:100] or None,
         "user_id": request.args.get("user", "").strip()[:255] or None,
         "correlation": request.args.get("correlation", "").strip()[:255] or None,

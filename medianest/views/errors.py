@@ -22,6 +22,7 @@ MESSAGES = {
     404: "There is nothing here.",
     405: "That action is not allowed here.",
     413: "That upload is too large.",
+    415: "This page takes a form, not that kind of data.",
     422: "Please check what you entered.",
     429: "Too many requests. Wait a moment and try again.",
     500: "Something went wrong on our side.",
@@ -89,7 +90,7 @@ def handle_exception(exc: Exception):
     original = getattr(exc, "original_exception", None) or exc
     code = "crypto_error" if isinstance(original, CryptoError) else type(original).__name__
     cid = error_log.correlation_id()
-    log.error("unhandled %s on %s %s (correlation id %s)", code, request.method, request.path, cid,
+    log.error("unhandled %s on %s %s (correlation id %s)", code, request.method, error_log.safe_path(), cid,
               exc_info=not isinstance(original, CryptoError))
     error_log.record(error_code=code, message=str(original) or code, status_code=500, exc=original)
     status = exc.code if isinstance(exc, HTTPException) and not isinstance(exc, InternalServerError) else 500

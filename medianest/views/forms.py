@@ -17,7 +17,10 @@ def safe_next(target: str | None) -> str | None:
     """Only same-site relative paths are followed after sign-in."""
     if not target:
         return None
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # e.g. an unclosed "[" in a host: not a path of ours
+        return None
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     path = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -30,7 +33,10 @@ def same_site_path(url: str | None) -> str | None:
     """The path and query of an absolute URL on this host (HX-Current-URL), else None."""
     if not url:
         return None
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
     if parts.netloc and parts.netloc != request.host:
         return None
     return parts.path + (f"?{parts.query}" if parts.query else "")

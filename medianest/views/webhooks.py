@@ -39,7 +39,10 @@ def overseerr():
     if not authorized:
         log.warning("overseerr webhook from %s refused: wrong secret", client_ip())
         return _answer(403, error="forbidden", message="The Authorization header is wrong.")
-    payload = request.get_json(silent=True)
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:  # JSON nested deeper than the parser goes: not an Overseerr payload
+        payload = None
     try:
         result = request_service.handle_webhook(payload)
     except ServiceError as err:

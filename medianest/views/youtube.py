@@ -29,9 +29,9 @@ POLL = "every 1s"
 STATUS_FILTERS = ("", *DownloadStatus)
 QUALITY_CHOICES = [SelectChoice("best", "Best available"), SelectChoice("1080p", "Up to 1080p"),
                    SelectChoice("720p", "Up to 720p"), SelectChoice("audio", "Audio only")]
-CONTAINER_CHOICES = [SelectChoice("mp4", "MP4 (best for Plex)"), SelectChoice("mkv", "MKV"), SelectChoice("webm", "WebM"),
-                     SelectChoice("m4a", "M4A (audio)"), SelectChoice("mp3", "MP3 (audio)"),
-                     SelectChoice("opus", "Opus (audio)")]
+CONTAINER_CHOICES = [SelectChoice("mp4", "MP4 (best for Plex)"), SelectChoice("mkv", "MKV"),
+                     SelectChoice("webm", "WebM"), SelectChoice("m4a", "M4A (audio)"),
+                     SelectChoice("mp3", "MP3 (audio)"), SelectChoice("opus", "Opus (audio)")]
 
 
 class DownloadForm(FlaskForm):

@@ -121,7 +121,8 @@ def run(report):
         _compare(report, app, fast, work, "loopback")
         rate = _compare(report, app, slow, work, f"{THROTTLED_RATE / 1e6:.0f} MB/s")
         interval = app.config.get("MEDIANEST_YOUTUBE_PROGRESS_INTERVAL") or 0.5
-        report("progress writes per second per download", rate, "writes/s", f"throttled run; limit {1 / interval:.0f}/s")
+        report("progress writes per second per download", rate, "writes/s",
+               f"throttled run; limit {1 / interval:.0f}/s")
         with app.app_context():
             db.engine.dispose()
     finally:

@@ -31,7 +31,8 @@ def sign_in(page, live_server, live_app):
     expect(page.locator("nav.mainnav")).to_contain_text("YouTube")
 
 
-def test_queue_a_playlist_and_watch_it_finish_without_a_reload(live_app, live_server, desktop, fake_media, fake_youtube):
+def test_queue_a_playlist_and_watch_it_finish_without_a_reload(live_app, live_server, desktop, fake_media,
+                                                               fake_youtube):
     page = desktop
     console_errors = []
     page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
@@ -51,18 +52,17 @@ def test_queue_a_playlist_and_watch_it_finish_without_a_reload(live_app, live_se
     expect(page.locator("#flash")).to_contain_text("Queued: Browser Playlist")
     expect(page.locator("#youtube-limits")).to_contain_text("1 of 5 downloads queued")
 
-    bar = page.locator("#downloads .yt-status progress")
-    expect(bar).to_be_visible(timeout=15_000)
+    expect(page.locator("#downloads .yt-status progress")).to_be_visible(timeout=15_000)
+    read = """() => { const s = document.querySelector('#downloads .yt-status');
+                      const bar = s && s.querySelector('progress');
+                      return [s ? s.dataset.status : null, bar ? bar.value : null]; }"""
     values = set()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        status = page.locator("#downloads .yt-status").first.get_attribute("data-status")
-        if status != "downloading":
-            if status in ("completed", "failed", "cancelled"):
-                break
-            continue
-        value = bar.first.get_attribute("value") if bar.count() else None
-        if value is not None:
+        status, value = page.evaluate(read)  # one look at the page: status and bar together
+        if status in ("completed", "failed", "cancelled"):
+            break
+        if status == "downloading" and value is not None:
             values.add(float(value))
     numbers = sorted(values)
     assert len(numbers) >= 3 and numbers[0] < 60 < numbers[-1], numbers  # the bar moved through the playlist
