@@ -5,6 +5,7 @@ import functools
 
 from flask import abort, request
 from flask_login import current_user
+from werkzeug.datastructures import ImmutableMultiDict
 
 CSP = "; ".join(
     [
@@ -69,14 +70,17 @@ def _has_nul(values) -> bool:
 
 
 def refuse_odd_input():
-    """Refuse, up front, input no MediaNest route can use, instead of failing deep inside one (a 500):
+    """Deal, up front, with input no MediaNest route can use, instead of failing deep inside one (a 500):
 
-    - a NUL character in the query string or a form field (400): PostgreSQL refuses NUL in text;
-    - a JSON body where a form is expected (415): Flask-WTF would read a JSON list or string as form data
+    - NUL characters in the query string are dropped (PostgreSQL refuses NUL in text, so a search or filter
+      holding one would fail inside its query; searches already ignore control characters);
+    - a NUL character in a form field is a 400: no form of ours can hold one;
+    - a JSON body where a form is expected is a 415: Flask-WTF would read a JSON list or string as form data
       and fail; only the webhooks take JSON.
     """
     if _has_nul(request.args):
-        abort(400)
+        request.args = ImmutableMultiDict([(k.replace("\x00", ""), v.replace("\x00", ""))
+                                           for k, v in request.args.items(multi=True)])
     if request.method not in WRITE_METHODS or request.url_rule is None:
         return
     if request.is_json and request.blueprint not in JSON_BLUEPRINTS:

@@ -216,6 +216,31 @@ def test_csrf_refusal_on_a_reset_link_keeps_the_token_out_of_the_error_log(make_
     assert not [r for r in caplog.records if token in _log_text(r)]
 
 
+def test_clients_built_from_the_settings_keep_their_secrets_out_of_reprs(world):
+    with world.app.app_context():
+        service_config.configure("uptime-kuma", url="http://kuma.local:3001", secret=KUMA_KEY,
+                                 settings={"slug": "media"})
+        clients = [service_config.plex_client(), service_config.overseerr_client(), service_config.uptime_kuma_client()]
+        described = repr(service_config.describe_all())
+    for client in clients:
+        text = f"{client!r} {client!s} {vars(client).keys()}"
+        assert not any(secret in text for secret in (ADMIN_TOKEN, OVERSEERR_KEY, KUMA_KEY)), text
+    assert not any(secret in described for secret in (ADMIN_TOKEN, OVERSEERR_KEY, KUMA_KEY, WEBHOOK_SECRET))
+
+
+def test_the_plex_pin_nonce_stays_out_of_reprs():
+    from medianest.services.plex_auth import Start
+
+    assert "n0nce-secret" not in repr(Start(pin_id=1, nonce="n0nce-secret", auth_url="https://app.plex.tv/auth"))
+
+
+def test_request_log_lines_cannot_be_forged_with_newlines_in_the_path(client, admin, caplog):
+    caplog.set_level(logging.INFO, logger="medianest.requests")
+    client.get("/health%0a2026-01-01 INFO medianest.requests: GET /admin 200")
+    lines = [r.getMessage() for r in caplog.records if r.name == "medianest.requests"]
+    assert lines and all("\n" not in line for line in lines) and "\\x0a" in lines[-1]
+
+
 # -- 2. user isolation ---------------------------------------------------------------------------------------
 OWNED = [r for r in ROUTES if r.owned_args and not r.admin_only]
 ADMIN = [r for r in ROUTES if r.admin_only]
@@ -358,6 +383,7 @@ def proxy(world, auth, fake_plex):
     "/photo/:/transcode?url=http://127.0.0.1:1/x", "/photo/:/transcode?url=/:/prefs",
     "/library/metadata/101/thumb\n/x", "/library/sections", "/:/prefs", "/identity", "file:///etc/passwd", "",
     "/library/metadata/abc/thumb", "/library/metadata/101/file",
+    "/photo/:/transcode?url=/library/metadata/101/thumb%0A",
 ])
 def test_the_image_proxy_fetches_only_plex_image_paths(proxy, path):
     client, plex = proxy
@@ -376,8 +402,8 @@ def test_the_image_proxy_serves_a_real_poster_from_the_configured_server(proxy):
 
 def test_the_image_proxy_refuses_svg_and_other_non_bitmap_answers(proxy):
     client, plex = proxy
-    plex.override("/library/metadata/101/thumb/1", b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>",
-                  content_type="image/svg+xml")
+    svg = b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>"
+    plex.override("/library/metadata/101/thumb/1", svg, content_type="image/svg+xml")
     resp = client.get("/media/image?path=/library/metadata/101/thumb/1")
     assert resp.status_code == 502 and b"<svg" not in resp.data
 
@@ -418,7 +444,7 @@ def test_security_headers_on_every_kind_of_response(world, auth, client):
         "404 page": viewer.get("/nowhere"),
         "404 fragment": viewer.get(f"/requests/{uuid.uuid4()}", headers=HX),
         "405": viewer.put("/requests/"),
-        "400 nul": viewer.get("/requests/?q=%00"),
+        "nul query": viewer.get("/requests/?q=%00"),
         "static": client.get("/static/css/medianest.css"),
         "image proxy": viewer.get("/media/image?path=/library/metadata/101/thumb/1714560000"),
         "admin page": boss.get("/admin/"),

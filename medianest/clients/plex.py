@@ -416,7 +416,7 @@ def _image_source(path: str) -> str:
     if path.startswith(_TRANSCODE_PATH + "?"):
         inner = dict(parse_qsl(path.split("?", 1)[1])).get("url", "")
         path = inner.split("?", 1)[0]
-    if not _IMAGE_PATH.match(path):
+    if not _IMAGE_PATH.fullmatch(path):  # fullmatch: "$" alone would let a trailing newline through
         raise ValueError("not a Plex image path")
     return path
 

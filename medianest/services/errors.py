@@ -15,6 +15,7 @@ from medianest.models import ErrorLog
 log = logging.getLogger(__name__)
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 SENSITIVE_KEYS = ("token", "password", "secret", "key", "csrf", "authorization", "cookie")
 
 
@@ -58,7 +59,8 @@ def safe_path() -> str:
     for name, value in _path_args().items():
         if isinstance(value, str) and value and _sensitive(name):
             path = path.replace(value, "[redacted]")
-    return _printable(path)
+    # A decoded %0a would start a fake log line: control characters are shown escaped.
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", path)
 
 
 def record(*, error_code: str, message: str, status_code: int, exc: BaseException | None = None,

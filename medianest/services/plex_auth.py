@@ -18,7 +18,7 @@ import logging
 import secrets
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
@@ -123,7 +123,7 @@ def _client_error(exc: ClientError) -> PlexSignInError:
 @dataclass(frozen=True)
 class Start:
     pin_id: int
-    nonce: str  # goes into the starting browser's signed cookie only
+    nonce: str = field(repr=False)  # goes into the starting browser's signed cookie only
     auth_url: str
 
 

@@ -36,17 +36,18 @@ NAVIGATION = [
 
 
 def nav_items():
-    items = []
-    for endpoint, label, admin_only in NAVIGATION:
-        if endpoint not in current_app.view_functions:
-            continue
-        if admin_only and not (current_user.is_authenticated and current_user.is_admin):
-            continue
-        active = request.endpoint == endpoint or (
-            request.blueprint and endpoint.split(".")[0] == request.blueprint and endpoint.endswith(".index")
-        )
-        items.append({"url": url_for(endpoint), "label": label, "active": bool(active)})
-    return items
+    """Navigation for this user; the current entry is the one whose endpoint is open, else its blueprint's index."""
+    entries = [
+        (endpoint, label) for endpoint, label, admin_only in NAVIGATION
+        if endpoint in current_app.view_functions
+        and (not admin_only or (current_user.is_authenticated and current_user.is_admin))
+    ]
+    endpoints = {endpoint for endpoint, _ in entries}
+    if request.endpoint in endpoints:
+        current = request.endpoint
+    else:
+        current = f"{request.blueprint}.index" if request.blueprint else None
+    return [{"url": url_for(endpoint), "label": label, "active": endpoint == current} for endpoint, label in entries]
 
 
 def page_url(endpoint: str, args, page: int, **values) -> str:

@@ -80,4 +80,7 @@ def desktop(browser):
 
 
 def no_horizontal_scroll(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    """Nothing wider than the screen, and the page not laid out wider and zoomed out either."""
+    return page.evaluate(
+        "document.documentElement.scrollWidth <= window.innerWidth + 1 && window.innerWidth <= screen.width + 1"
+    )
