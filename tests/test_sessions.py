@@ -249,3 +249,19 @@ def test_sessions_page_needs_a_sign_in(client, admin):
 )
 def test_browser_names(agent, label):
     assert auth_sessions.describe_user_agent(agent) == label
+
+
+def test_changing_the_password_ends_the_other_sign_ins(app, auth, admin):
+    from medianest.models import Session as SessionRow
+
+    phone = app.test_client()
+    laptop = app.test_client()
+    auth.login_as(admin, phone)
+    auth.login_as(admin, laptop)
+    resp = laptop.post("/auth/password", data={"current_password": "correct horse battery 9",
+                                                "new_password": "An0ther-good-one", "confirm_password": "An0ther-good-one"})
+    assert resp.status_code == 303
+    assert laptop.get("/").status_code == 200
+    assert phone.get("/").status_code == 303  # signed out
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(SessionRow.id))) == 1

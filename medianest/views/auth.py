@@ -198,7 +198,9 @@ def change_password():
         except ServiceError as err:
             getattr(form, err.field or "new_password").errors.append(err.message)
         else:
-            flash("Your password is changed.", "success")
+            # A changed password must lock out whoever else knew the old one.
+            ended = auth_sessions.revoke_others(current_user.id, auth_sessions.current_session_id())
+            flash("Your password is changed." + (f" {ended} other sign-in(s) were ended." if ended else ""), "success")
             return htmx.redirect(url_for("dashboard.index"))
     if request.method == "POST":
         return form_error_response("auth/password.html", "auth/_password_form.html", form=form)
