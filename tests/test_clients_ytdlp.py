@@ -1,11 +1,13 @@
 """The yt-dlp client against media served from 127.0.0.1: real yt-dlp, real downloads, no internet."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
 
 import pytest
+import yt_dlp
 from yt_dlp.utils import DownloadError
 
 from medianest.clients.ytdlp import (
@@ -333,6 +335,85 @@ def test_preview_of_a_feed_and_a_single_video(client, fake_media):
     assert [e.id for e in preview.entries] == ["ep1", "ep2"] and preview.truncated and preview.count == 3
     single = client.preview(fake_media.add_video("clip1"))
     assert (single.is_playlist, single.count, single.id, single.truncated) == (False, 1, "clip1", False)
+
+
+# -- a download that starts from the preview's listing -----------------------------------------
+
+
+def _cached(listing):
+    """What the listing looks like after a trip through the cache (JSON)."""
+    return json.loads(json.dumps(listing))
+
+
+def test_a_download_from_the_preview_listing_does_not_list_the_url_again(client, fake_media, work_dir):
+    urls = fake_media.add_playlist("demo", "Demo Page", [("v1", "a"), ("v2", "b"), ("v3", "c")], broken=["v2"])
+    preview = client.preview(urls.html)
+    assert len(fake_media.seen("/playlist/")) == 1
+    result = client.download(urls.html, work_dir=work_dir, listing=_cached(preview.listing))
+    assert len(fake_media.seen("/playlist/")) == 1  # the page was read once, by the preview
+    assert (result.playlist_id, result.playlist_title) == ("demo", "Demo Page")
+    assert [f.video_id for f in result.files] == ["demo-1", "demo-3"]
+    assert [f.video_id for f in result.failed] == ["demo-2"]  # still attributed to the right video
+    assert sorted(p.name for p in work_dir.iterdir()) == ["Demo Page (1) [demo-1].mp4", "Demo Page (3) [demo-3].mp4"]
+    assert leftovers(work_dir) == []
+
+
+def test_a_youtube_listing_is_references_resolved_by_their_extractor(client, fake_media, fake_youtube, work_dir):
+    url = fake_youtube.add_playlist("PLlisted", "Listed", [("AAAAAAAAAA1", "One"), ("AAAAAAAAAA2", "Two")])
+    preview = client.preview(url)
+    assert [(e["_type"], e["ie_key"], e["id"]) for e in preview.listing["items"]] == [
+        ("url", "FakeYouTube", "AAAAAAAAAA1"), ("url", "FakeYouTube", "AAAAAAAAAA2")]
+    result = client.download(url, work_dir=work_dir, archive_ids={"AAAAAAAAAA1"}, listing=_cached(preview.listing))
+    assert result.skipped_ids == ["AAAAAAAAAA1"] and [f.video_id for f in result.files] == ["AAAAAAAAAA2"]
+    assert fake_media.seen("/v/AAAAAAAAAA1") == []
+
+    # The production allow-list still applies: an extractor the download may not use is refused.
+    strict = YtDlpClient(socket_timeout=5, retries=0)
+    failed = strict.download(url, work_dir=work_dir, listing=_cached(preview.listing))
+    assert failed.files == [] and [f.video_id for f in failed.failed] == ["AAAAAAAAAA1", "AAAAAAAAAA2"]
+    assert all("No suitable extractor" in f.reason for f in failed.failed)
+
+
+def test_a_single_video_listing_is_a_reference_to_its_page(client, fake_media, fake_youtube, work_dir):
+    url = fake_youtube.add_video("AAAAAAAAAA3", "Three")
+    preview = client.preview(url)
+    assert preview.listing["items"] == [{"_type": "url", "url": url, "ie_key": "FakeYouTube", "id": "AAAAAAAAAA3",
+                                         "title": "Three"}]
+    [file] = client.download(url, work_dir=work_dir, listing=_cached(preview.listing)).files
+    assert file.path.name == "Three [AAAAAAAAAA3].mp4"
+
+    # A single video that became private after its preview fails as it would without a listing.
+    hidden = fake_youtube.add_video("AAAAAAAAAA4", "Hidden")
+    listing = _cached(client.preview(hidden).listing)
+    fake_youtube.add_video("AAAAAAAAAA4", "Hidden", private=True)
+    with pytest.raises(PermanentError, match="Private video"):
+        client.download(hidden, work_dir=work_dir, listing=listing)
+
+
+def test_a_listing_of_the_wrong_shape_is_ignored(client, fake_media, work_dir):
+    urls = fake_media.add_playlist("shape", "Shape", [("v1", "a")])
+    for listing in ({"v": 99, "items": []}, {"v": 1, "items": "nope"}, {"v": 1, "is_playlist": False, "items": []}):
+        result = client.download(urls.html, work_dir=work_dir / str(len(fake_media.seen("/playlist/"))),
+                                 listing=listing)
+        assert [f.video_id for f in result.files] == ["shape-1"]
+    assert len(fake_media.seen("/playlist/")) == 3  # each was listed afresh
+
+
+def test_cancel_during_a_job_listing(client, fake_youtube):
+    url = fake_youtube.add_playlist("PLcancel", "Cancel", [("AAAAAAAAAA1", "One")])
+    with pytest.raises(Cancelled) as stop:
+        client.preview(url, should_cancel=lambda: True)
+    assert stop.value.result.files == []
+
+
+def test_yt_dlp_still_has_the_print_step_medianest_skips(client, fake_youtube, capsys):
+    # _YoutubeDL overrides this private method; if a yt-dlp upgrade renames it, the override is dead code.
+    assert callable(getattr(yt_dlp.YoutubeDL, "_forceprint", None))
+    ydl = client._make_ydl({**client._base_params(), "skip_download": True,
+                            "forceprint": {"pre_process": ["%(id)s printed"]}})
+    with ydl:
+        ydl.extract_info(fake_youtube.add_video("AAAAAAAAAA5", "Printed"), download=False)
+    assert "AAAAAAAAAA5 printed" in capsys.readouterr().out  # asked for, the print still happens
 
 
 def test_version_is_reported():

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from medianest import cache
 from medianest.config import ConfigError, ProductionConfig
 from medianest.extensions import db
 from medianest.models import Notification
@@ -206,6 +207,33 @@ def test_every_entry_failing_fails_the_download_with_the_reason(app, fake_youtub
     url = fake_youtube.add_playlist("PLdead", "Dead", [(IDS[0], "a"), (IDS[1], "b")], broken=[IDS[0], IDS[1]])
     row = row_of(app, submit(app, user, url))
     assert row.status == "failed" and "None of the 2 videos" in row.error and row.attempts == 1
+
+
+# -- one listing per job ---------------------------------------------------------------------------
+def test_a_previewed_download_is_not_listed_again(app, fake_media):
+    user = make_user(app)
+    urls = fake_media.add_playlist("listed", "Listed once", [("v1", "One"), ("v2", "Two"), ("v3", "Three")],
+                                   broken=["v2"])
+    with app.app_context():
+        assert service.preview(user.id, urls.html).listed == 3
+    did = submit(app, user, urls.html)
+    row = row_of(app, did)
+    assert row.status == "completed", row.error
+    assert len(fake_media.seen("/playlist/")) == 1  # the job started from the preview's listing
+    assert [(e["id"], e["state"]) for e in row.entries] == [
+        ("listed-1", "done"), ("listed-2", "failed"), ("listed-3", "done")]
+    assert len(row.file_paths) == 2
+    with app.app_context():
+        assert cache.get(service._listing_key(did)) is None  # dropped when the job ended
+
+
+def test_a_download_without_a_preview_is_listed_once(app, fake_media):
+    user = make_user(app)
+    urls = fake_media.add_playlist("unlisted", "Not previewed", [("v1", "One"), ("v2", "Two")])
+    row = row_of(app, submit(app, user, urls.html))
+    assert row.status == "completed" and [e["state"] for e in row.entries] == ["done", "done"]
+    assert row.playlist_title == "Not previewed" and len(row.file_paths) == 2
+    assert len(fake_media.seen("/playlist/")) == 1
 
 
 @pytest.mark.parametrize("title", ["..", "../../escape", "a/b\\c:d", "NUL\x00byte", "emoji 🎬🍿 ok", "x" * 600,

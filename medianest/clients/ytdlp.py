@@ -8,10 +8,17 @@ A download is two steps: the URL is listed once with extract_flat="in_playlist" 
 error, its own archive check and its own progress index; one broken entry never fails the
 playlist. Per-entry errors are caught here, which is what yt-dlp's `ignoreerrors` would do,
 but with the error attributed to the right video.
+
+The listing is made once per download: `preview()` returns it in a JSON-safe form
+(`Preview.listing`) that `download(listing=...)` starts from, so a job that already has the
+preview's listing does not list the URL again. Each entry is then processed by one YoutubeDL
+object per download, through the extractor the listing named (`ie_key`), never a fresh sniff.
 """
 from __future__ import annotations
 
+import copy
 import ipaddress
+import json
 import logging
 import re
 import shutil
@@ -44,6 +51,7 @@ QUALITIES = ("best", "1080p", "720p", "audio")
 VIDEO_CONTAINERS = ("mp4", "mkv", "webm")
 AUDIO_CONTAINERS = ("m4a", "mp3", "opus")
 DEFAULT_MAX_ENTRIES = 500
+LISTING_MAX_CHARS = 2_000_000  # a longer listing (as JSON) is not handed on: the download lists the URL again
 CANCEL_POLL_SECONDS = 0.5
 
 TITLE_MAX_BYTES = 150
@@ -118,6 +126,9 @@ class Preview:
     entries: list[Entry]
     total_duration: float | None  # None unless every listed entry has a duration
     truncated: bool
+    # What download(listing=...) needs to start without listing the URL again: JSON-safe (cacheable).
+    # None when it would be too large (then the download lists the URL itself).
+    listing: dict | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -374,9 +385,25 @@ class _Logger:
         log.debug("%s", _ANSI.sub("", msg))
 
 
+class _YoutubeDL(yt_dlp.YoutubeDL):
+    """YoutubeDL without the unused --print work. Before every postprocessing stage (six per video)
+    yt-dlp renders a copy of the info dict for `--print` (file name, formats, thumbnails and subtitle
+    tables) even when nothing is to be printed: a fifth of its CPU time per video on a fast link.
+    MediaNest never sets `forceprint` / `print_to_file`; when either names the stage, yt-dlp's own
+    method runs unchanged. The "video" stage's copy feeds the --get-* options: always yt-dlp's."""
+
+    def _forceprint(self, key, *args, **kwargs):
+        if (key == "video" or (self.params.get("forceprint") or {}).get(key)
+                or (self.params.get("print_to_file") or {}).get(key)):
+            return super()._forceprint(key, *args, **kwargs)
+        return None
+
+
 class _SafeNamePP(PostProcessor):
-    """Runs before file names are computed: sets the field the output template uses, and (before the
-    download) checks that the resulting path stays inside the download folder."""
+    """Per video, at two stages. "video" (after format selection, right before yt-dlp computes the file
+    name): sets the field the output template uses. "before_dl" (nothing written yet): checks that the
+    file name yt-dlp computed (`_filename`, the path it will move the finished file to) stays inside
+    the download folder."""
 
     def __init__(self, downloader, home: Path, check: bool):
         super().__init__(downloader)
@@ -384,9 +411,11 @@ class _SafeNamePP(PostProcessor):
         self._check = check
 
     def run(self, info):
-        info["medianest_stem"] = safe_stem(info.get("title"), info.get("id"))
-        if self._check:
-            ensure_inside(self._home, Path(self._downloader.prepare_filename(info)))
+        if not self._check:
+            info["medianest_stem"] = safe_stem(info.get("title"), info.get("id"))
+            return [], info
+        final = info.get("_filename") or self._downloader.prepare_filename(info)
+        ensure_inside(self._home, Path(final))
         return [], info
 
 
@@ -527,9 +556,21 @@ class YtDlpClient:
         self.cache_dir = cache_dir
 
     # -- public ----------------------------------------------------------------
-    def preview(self, url: str, *, max_entries: int = DEFAULT_MAX_ENTRIES) -> Preview:
-        """List a video or playlist without downloading media (playlists: no request per entry)."""
-        info, entries, truncated = self._list(url, max_entries)
+    def preview(self, url: str, *, max_entries: int = DEFAULT_MAX_ENTRIES,
+                should_cancel: Callable[[], bool] | None = None) -> Preview:
+        """List a video or playlist without downloading media (playlists: no request per entry).
+
+        `Preview.listing` can be handed to download() for the same URL. With should_cancel (a job
+        listing a long playlist), raises Cancelled (with an empty result) once it answers True.
+        """
+        run = None
+        if should_cancel is not None:
+            run = _Run(count=1, archive_ids=frozenset(), on_progress=None, should_cancel=should_cancel,
+                       max_filesize=None)
+        try:
+            info, entries, truncated = self._list(url, max_entries, run=run)
+        except DownloadCancelled:
+            raise Cancelled(DownloadResult(None, None)) from None
         listed = [Entry(_entry_id(e), e.get("title"), e.get("duration")) for e in entries]
         durations = [e.duration for e in listed]
         total = sum(durations) if listed and all(d is not None for d in durations) else None
@@ -537,16 +578,20 @@ class YtDlpClient:
         count = info.get("playlist_count") if is_playlist else 1
         if count is None and not truncated:
             count = len(listed)
-        return Preview(info.get("title"), _entry_id(info), is_playlist, count, listed, total, truncated)
+        return Preview(info.get("title"), _entry_id(info), is_playlist, count, listed, total, truncated,
+                       _listing_of(info, entries, truncated, is_playlist))
 
     def download(self, url: str, *, work_dir: Path, quality: str = "best", container: str = "mp4",
                  archive_ids: Iterable[str] = (), on_progress: Callable[[ProgressEvent], None] | None = None,
                  should_cancel: Callable[[], bool] | None = None, max_filesize: int | None = None,
-                 max_entries: int = DEFAULT_MAX_ENTRIES, temp_dir: Path | None = None) -> DownloadResult:
+                 max_entries: int = DEFAULT_MAX_ENTRIES, temp_dir: Path | None = None,
+                 listing: dict | None = None) -> DownloadResult:
         """Download a video or every entry of a playlist into work_dir as "<title> [<id>].<ext>".
 
         Entries whose id is in archive_ids are skipped (archive_ids is not modified). Partial files go to
         a private folder under temp_dir (default: work_dir), removed when the call ends, whatever happens.
+        listing: `Preview.listing` from a preview() of this same URL; the URL is then not listed again
+        (a listing that does not have the expected shape is ignored and the URL listed).
         Raises Cancelled (with the finished part), PermanentError / TransientError when the URL cannot be
         listed or a single video fails; a playlist's failing entries are reported in `failed` instead.
         """
@@ -566,7 +611,8 @@ class YtDlpClient:
         result = DownloadResult(None, None)
         try:
             run.check_cancel(force=True)
-            info, entries, truncated = self._list(url, max_entries, run=run)
+            listed = _from_listing(listing, max_entries) if listing is not None else None
+            info, entries, truncated = listed or self._list(url, max_entries, run=run)
             is_playlist = info.get("_type") in ("playlist", "multi_video")
             if is_playlist:
                 result.playlist_id, result.playlist_title = _entry_id(info), info.get("title")
@@ -602,7 +648,7 @@ class YtDlpClient:
 
     def _make_ydl(self, params: dict) -> yt_dlp.YoutubeDL:
         # The Python API reads no configuration files and runs no --exec commands unless asked to.
-        ydl = yt_dlp.YoutubeDL(params, auto_init=False)
+        ydl = _YoutubeDL(params, auto_init=False)
         for extractor in self.extra_extractors:  # the first suitable extractor wins, so these go first
             ydl.add_info_extractor(extractor() if isinstance(extractor, type) else extractor)
         ydl.add_default_info_extractors()
@@ -643,7 +689,7 @@ class YtDlpClient:
         if quality == "audio":
             params.pop("merge_output_format")
         ydl = self._make_ydl(params)
-        ydl.add_post_processor(_SafeNamePP(ydl, work_dir, check=False), when="pre_process")
+        ydl.add_post_processor(_SafeNamePP(ydl, work_dir, check=False), when="video")
         ydl.add_post_processor(_SafeNamePP(ydl, work_dir, check=True), when="before_dl")
         return ydl
 
@@ -705,3 +751,65 @@ _PROCESSED_KEYS = frozenset({"requested_downloads", "requested_formats", "reques
 
 def _reprocessable(entry: dict) -> dict:
     return {k: v for k, v in entry.items() if not k.startswith("__") and k not in _PROCESSED_KEYS}
+
+
+# -- listings handed from preview() to download() -----------------------------------------------------
+
+_LISTING_VERSION = 1
+_REFERENCE_TYPES = ("url", "url_transparent")
+
+
+def _listing_of(info: dict, entries: list[dict], truncated: bool, is_playlist: bool) -> dict | None:
+    """The listing as plain JSON data, or None if it cannot be handed on (download() then lists again).
+
+    Playlist entries are kept as listed: references (YouTube's flat entries: ie_key, id, url) or, for
+    sites whose listing already resolved them (<video> tags), the resolved entry without what format
+    selection added. A single video becomes a reference to its page and extractor: its format URLs
+    are signed and expire, so the download extracts it again (exactly once, as it would anyway).
+    """
+    if is_playlist:
+        items = [_json_entry(e) for e in entries]
+    else:
+        page, key = info.get("webpage_url"), info.get("extractor_key")
+        if not (isinstance(page, str) and isinstance(key, str)):
+            return None
+        items = [{"_type": "url", "url": page, "ie_key": key, "id": _entry_id(info), "title": info.get("title")}]
+    listing = {"v": _LISTING_VERSION, "id": _entry_id(info), "title": info.get("title"),
+               "is_playlist": is_playlist, "truncated": bool(truncated), "items": items}
+    try:  # strict: an entry holding anything but JSON data (a lazy fragment list...) is not handed on
+        size = len(json.dumps(listing, separators=(",", ":")))
+    except (TypeError, ValueError):
+        return None
+    return listing if size <= LISTING_MAX_CHARS else None
+
+
+def _json_entry(entry: dict) -> dict:
+    item = _without_private(_reprocessable(entry))
+    if item.get("_type") in _REFERENCE_TYPES:
+        item.pop("thumbnails", None)  # the extractor supplies its own when the reference is resolved
+    return item
+
+
+def _without_private(value):
+    """A copy without yt-dlp's private ("__") keys at any depth, tuples as lists (as JSON keeps them)."""
+    if isinstance(value, dict):
+        return {k: _without_private(v) for k, v in value.items() if not (isinstance(k, str) and k.startswith("__"))}
+    if isinstance(value, (list, tuple)):
+        return [_without_private(v) for v in value]
+    return value
+
+
+def _from_listing(listing, max_entries: int):
+    """(info, entries, truncated) as _list returns them, from a listing made by _listing_of; None if malformed."""
+    if not isinstance(listing, dict) or listing.get("v") != _LISTING_VERSION:
+        return None
+    items = listing.get("items")
+    if not isinstance(items, list) or not all(isinstance(e, dict) for e in items):
+        return None
+    info = {"_type": "playlist" if listing.get("is_playlist") else "video",
+            "id": listing.get("id"), "title": listing.get("title")}
+    if info["_type"] == "video" and len(items) != 1:
+        return None
+    # yt-dlp writes into the dicts it processes: every download gets its own copy.
+    entries = copy.deepcopy(items[:max_entries])
+    return info, entries, bool(listing.get("truncated")) or len(items) > max_entries

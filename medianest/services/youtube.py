@@ -4,6 +4,9 @@ A download is a `youtube_downloads` row plus a Huey task that takes its id (task
 The row holds the job state (status, error, attempts, per-video `entries`, files); live progress
 goes to Redis through medianest.cache, or to the row's `progress` column in the embedded mode,
 at most every MEDIANEST_YOUTUBE_PROGRESS_INTERVAL seconds. See reference/YOUTUBE_AND_PLEX.md.
+The URL is listed once: submit keeps the preview's yt-dlp listing with the queued download (cache
+key youtube:listing:<id>, the same entries the row shows) and the job starts from it; a job without
+one lists the URL itself, once, and keeps that listing for its retries.
 
 Folders: `<MEDIANEST_DOWNLOAD_DIR>/<user id>/<playlist title [id]>/<title [video id]>.<ext>`, built
 from sanitised values and checked with realpath; partial files live in
@@ -66,6 +69,7 @@ MAX_ATTEMPTS = 3
 URL_FIELD_MAX = 10_000  # the form accepts this much; check_url refuses anything over 2 048 with a clear message
 PREVIEW_TTL = 15 * 60
 PROGRESS_TTL = 6 * 3600
+LISTING_TTL = 6 * 3600  # a queued download's listing (from its preview): the job starts from it
 CANCEL_CHECK_SECONDS = 0.5  # a cancel is seen within this (plus yt-dlp's own 0.5 s hook throttle)
 RATE_LIMITED_DELAY = 3600  # "rate-limited by YouTube for up to an hour"
 TEMP_FOLDER = ".tmp"
@@ -242,6 +246,7 @@ class PreviewInfo:
     truncated: bool = False
     cap: int = 0
     timed_out: bool = False
+    listing: dict | None = field(default=None, repr=False)  # yt-dlp's listing, for the job (not for display)
 
     @property
     def listed(self) -> int:
@@ -289,6 +294,7 @@ def preview(user_id, url: str) -> PreviewInfo:
         count=found.count,
         entries=[(e.id, clean_text(e.title, ENTRY_TITLE_MAX), e.duration) for e in found.entries],
         total_duration=found.total_duration, truncated=found.truncated, cap=settings.max_playlist_entries,
+        listing=found.listing,
     )
     if info.is_playlist and not info.entries:
         raise ServiceError("That playlist is empty.", field="url")
@@ -309,7 +315,11 @@ def _preview_refusal(error: BaseException) -> ServiceError:
 
 def _listing_of(info: PreviewInfo) -> dict:
     return {"title": info.title, "id": info.video_id, "is_playlist": info.is_playlist, "truncated": info.truncated,
-            "entries": [[vid, title] for vid, title, _ in info.entries]}
+            "entries": [[vid, title] for vid, title, _ in info.entries], "ytdlp": info.listing}
+
+
+def _listing_key(download_id) -> str:
+    return f"youtube:listing:{download_id}"
 
 
 def _apply_listing(row: YoutubeDownload, listing: dict) -> None:
@@ -345,6 +355,9 @@ def submit(user_id, url: str, quality: str = "best", container: str = "mp4") -> 
         _apply_listing(row, listing)
     db.session.add(row)
     db.session.commit()
+    if listing and listing.get("ytdlp"):
+        # The job downloads exactly the entries the row was given, without listing the URL again.
+        cache.set(_listing_key(row.id), listing["ytdlp"], LISTING_TTL)
     log.info("download %s queued by user %s", row.id, user_id)
     enqueue(row.id)
     db.session.refresh(row)
@@ -430,9 +443,8 @@ def _search(stmt, status: str | None, q: str | None):
         stmt = stmt.where(_YD.status == status)
     q = (q or "").strip()[:200]
     if q:
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(sa.or_(_YD.playlist_title.ilike(like, escape="\\"),
-                                 _YD.playlist_url.ilike(like, escape="\\")))
+        stmt = stmt.where(sa.or_(_YD.playlist_title.icontains(q, autoescape=True),
+                                 _YD.playlist_url.icontains(q, autoescape=True)))
     return stmt
 
 
@@ -447,7 +459,7 @@ def list_all(*, status: str | None = None, q: str | None = None, user: str | Non
     stmt = _search(sa.select(_YD).options(joinedload(_YD.user)), status, q)
     user = (user or "").strip()[:255]
     if user:
-        stmt = stmt.join(User, User.id == _YD.user_id).where(User.email.ilike(f"%{user.replace('%', '')}%"))
+        stmt = stmt.join(User, User.id == _YD.user_id).where(User.email.icontains(user, autoescape=True))
     return db.paginate(stmt.order_by(_YD.created_at.desc(), _YD.id), page=page, per_page=per_page, error_out=False)
 
 
@@ -499,6 +511,8 @@ def cancel(download_id, *, user_id=None) -> YoutubeDownload:
             db.session.rollback()
             raise ServiceError("This download has already finished.", status=409)
     db.session.commit()
+    if stopped:
+        cache.delete(_listing_key(row.id))
     db.session.refresh(row)
     log.info("download %s: cancel requested (%s)", row.id, "stopped" if stopped else "flagged")
     return row
@@ -564,7 +578,7 @@ def delete(download_id, *, user_id=None) -> None:
 
     plex_folder = plex_collections.plex_path_or_none(folder) if folder is not None and row.plex_state else None
     shutil.rmtree(temp_dir(row.id), ignore_errors=True)
-    cache.delete(_progress_key(row.id))
+    cache.delete(_progress_key(row.id), _listing_key(row.id))
     db.session.delete(row)
     db.session.commit()
     log.info("download %s deleted", download_id)
@@ -690,8 +704,9 @@ class _Heartbeat(threading.Thread):
                 log.warning("download %s: heartbeat failed (%s)", self.download_id, type(exc).__name__)
 
     def stop(self):
+        """Does not wait for the thread: the job's follow-ups (notifications, Plex) never queue behind a
+        slow beat. A beat still running afterwards only touches the row if it is (again) downloading."""
         self._stopped.set()
-        self.join(timeout=5)
 
 
 class _Job:
@@ -720,8 +735,7 @@ class _Job:
     # -- the run ---------------------------------------------------------------------------------
     def run(self) -> Outcome:
         try:
-            if not self.entries:
-                self._list()
+            listing = self._listing()
             work_dir = self._work_dir()
             limits = limits_for(self.user_id, self.settings)
             if limits.quota_full:
@@ -731,7 +745,7 @@ class _Job:
                 self.row.playlist_url, work_dir=work_dir, quality=self.row.quality, container=self.row.container,
                 archive_ids=archive_ids(self.user_id), on_progress=self.on_progress, should_cancel=self.should_cancel,
                 max_filesize=self.quota_remaining or None, max_entries=self.settings.max_playlist_entries,
-                temp_dir=temp_dir(self.id))
+                temp_dir=temp_dir(self.id), listing=listing)
         except Cancelled as stop:
             self._record(stop.result)
             if self.quota_hit:
@@ -755,14 +769,23 @@ class _Job:
         self._record(result)
         return self._complete(result)
 
-    def _list(self):
-        found = self.client.preview(self.row.playlist_url, max_entries=self.settings.max_playlist_entries)
+    def _listing(self) -> dict | None:
+        """yt-dlp's listing for the download, so that the URL is listed once per job at most: the one
+        saved at submit from the preview the row's entries came from, or (a row without entries: no
+        preview, or it timed out) a fresh one, also saved for a retry. None: the download lists it."""
+        if self.entries:
+            return cache.get(_listing_key(self.id))
+        found = self.client.preview(self.row.playlist_url, max_entries=self.settings.max_playlist_entries,
+                                    should_cancel=self.should_cancel)
         listing = {"title": found.title, "id": found.id, "is_playlist": found.is_playlist,
                    "truncated": found.truncated, "entries": [[e.id, e.title] for e in found.entries]}
         _apply_listing(self.row, listing)
         self.row.updated_at = utcnow()
         db.session.commit()
         self.entries = [dict(e) for e in self.row.entries or ()]
+        if found.listing:
+            cache.set(_listing_key(self.id), found.listing, LISTING_TTL)
+        return found.listing
 
     def _work_dir(self) -> Path:
         home = user_root(self.user_id)
@@ -930,8 +953,7 @@ class _Job:
         if publish:
             row.plex_state, row.plex_error = PlexState.PENDING.value, None
         db.session.commit()
-        if self.redis:
-            cache.delete(_progress_key(self.id))
+        cache.delete(_progress_key(self.id), _listing_key(self.id))
         return Outcome(status=status, publish=publish)
 
     def _fail(self, reason: str, *, disk_full: bool = False) -> Outcome:
