@@ -1,11 +1,10 @@
 """Helpers for the media and request tests: connect the fakes, count queries."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 
-from sqlalchemy import event
 
 from tests.fakes.overseerr import API_KEY
+from tests.support import count_queries, wait_for  # noqa: F401  (re-exported for the request tests)
 from tests.fakes.plex import ADMIN_TOKEN
 
 WEBHOOK_SECRET = "hook-secret-4f9a2c"
@@ -28,32 +27,8 @@ def connect_plex(app, fake):
         service_config.save("plex", url=fake.url, secret_value=ADMIN_TOKEN)
 
 
-@contextmanager
-def count_queries(engine):
-    statements = []
-
-    def on_execute(conn, cursor, statement, params, context, executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", on_execute)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
 
 
-def wait_for(condition, timeout: float = 10.0, interval: float = 0.05):
-    """Poll `condition` until it is truthy (no fixed sleeps in tests)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(interval)
 
 
 # -- fixtures (import them by name into a test module) --------------------------------------------------------

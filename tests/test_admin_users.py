@@ -15,7 +15,8 @@ from medianest.services.passwords import verify_password
 from medianest.timeutil import utcnow
 from tests.conftest import HX
 from tests.factories import make_user
-from tests.test_sessions import PASSWORD, count_queries, sign_in
+from tests.test_sessions import PASSWORD, sign_in
+from tests.support import count_queries
 
 
 @pytest.fixture

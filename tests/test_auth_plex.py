@@ -176,7 +176,7 @@ def test_each_request_asks_plex_tv_about_the_pin_once(visitor, fake_plextv):
 
 
 def test_waiting_poll_is_cheap(plex_app, visitor, fake_plextv):
-    from tests.test_sessions import count_queries
+    from tests.support import count_queries
 
     _, forward, _ = start(visitor, fake_plextv)
     visitor.get(forward, headers=HX)  # the client identifier row exists by now

@@ -1,6 +1,5 @@
 """PlexTvClient against the fake plex.tv over real HTTP (EXTERNAL_APIS.md §1)."""
 import json
-import os
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest

@@ -8,7 +8,7 @@ from medianest.extensions import db
 from medianest.services import health, incidents, service_config
 from tests.conftest import HX
 from tests.test_health import connect, round_now
-from tests.test_metrics import count_queries
+from tests.support import count_queries
 
 
 def fragment(client):

@@ -196,7 +196,7 @@ def test_poster_proxy_refuses_anything_but_tmdb_poster_files(alice_client, app, 
 
 def test_discover_query_count_is_bounded(app, alice_client, ovs):
     from medianest.extensions import db
-    from tests.requests_support import count_queries
+    from tests.support import count_queries
 
     alice_client.get("/media/discover?q=matrix", headers=HX)
     with app.app_context():

@@ -12,7 +12,7 @@ from medianest.models import Notification, ServiceIncident
 from medianest.services import ServiceError, incidents
 from medianest.timeutil import utcnow
 from tests.conftest import HX
-from tests.test_metrics import count_queries
+from tests.support import count_queries
 
 
 def all_incidents():

@@ -148,7 +148,7 @@ def test_library_without_plex_or_with_plex_down(viewer, fake_plex, app):
 
 def test_library_query_count_is_small(viewer, plex, app):
     from medianest.extensions import db
-    from tests.requests_support import count_queries
+    from tests.support import count_queries
 
     viewer.get("/media/")  # fill the cache
     with app.app_context():

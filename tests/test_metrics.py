@@ -4,35 +4,21 @@ from __future__ import annotations
 
 import re
 import uuid
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from medianest.extensions import db
 from medianest.models import ServiceIncident, ServiceMetric
 from medianest.services import metrics
 from medianest.timeutil import utcnow
 from tests.conftest import HX
+from tests.support import count_queries
 
 NOW = utcnow().replace(microsecond=0)
 
 
-@contextmanager
-def count_queries(engine):
-    """The SQL statements run inside the block (STYLE.md §7)."""
-    statements = []
-
-    def on_execute(conn, cursor, statement, params, context, executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", on_execute)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
 
 
 def bulk_insert(rows: list[dict]) -> None:

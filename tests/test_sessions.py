@@ -2,11 +2,9 @@
 signed out on their next request (revoked row, suspended or inactive account), HTMX requests included."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from medianest.extensions import db
 from medianest.models import Session, SessionToken, User
@@ -14,6 +12,7 @@ from medianest.services import auth_sessions
 from medianest.timeutil import utcnow
 from tests.conftest import HX
 from tests.factories import make_user
+from tests.support import count_queries
 
 PASSWORD = "Sturdy-pass-42"
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
@@ -21,18 +20,6 @@ SAFARI_IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWe
                  "Version/17.4 Mobile/15E148 Safari/604.1")
 
 
-@contextmanager
-def count_queries(engine):
-    statements = []
-
-    def on_execute(conn, cursor, statement, params, context, executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", on_execute)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
 
 
 def sign_in(app, email=None, *, user_agent=FIREFOX, ip="127.0.0.1", remember=False):

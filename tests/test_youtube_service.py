@@ -25,6 +25,7 @@ from medianest.services import youtube as service
 from medianest.timeutil import utcnow
 from medianest.worker import huey
 from tests.factories import make_user
+from tests.support import wait_for
 
 # Settings that keep tests quick: short socket timeout, no yt-dlp-internal retries, no backoff wait,
 # frequent progress writes (so a test sees several values), a quick heartbeat.
@@ -54,14 +55,6 @@ def threaded_app(make_app, fake_youtube):
 
 
 # -- helpers (also used by the other YouTube test modules) ------------------------------------------
-def wait_for(condition, timeout: float = 10.0, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def leftovers(root: Path) -> list[Path]:

@@ -4,11 +4,9 @@ Every HTMX view is checked as a page and as a fragment."""
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from medianest import cache
 from medianest.extensions import db
@@ -17,6 +15,7 @@ from medianest.services import youtube as service
 from medianest.timeutil import utcnow
 from tests.conftest import HX
 from tests.factories import make_user
+from tests.support import count_queries
 from tests.test_youtube_service import IDS, YT_CONFIG, configure_youtube, root_of, row_of, wait_for
 
 
@@ -40,18 +39,6 @@ def alice_client(auth, alice):
     return auth.login_as(alice)
 
 
-@contextmanager
-def count_queries(engine):
-    statements = []
-
-    def on_execute(conn, cursor, statement, params, context, executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", on_execute)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
 
 
 def queries(app, client, url, headers=None) -> int:

@@ -65,7 +65,7 @@ def _per_request(client, url, n, headers=None) -> float:
 
 def _statements(app, client, url, headers=None) -> int:
     from medianest.extensions import db
-    from tests.requests_support import count_queries
+    from tests.support import count_queries
 
     with app.app_context():
         engine = db.engine

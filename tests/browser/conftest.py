@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
