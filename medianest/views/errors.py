@@ -54,8 +54,6 @@ def handle_http(exc: HTTPException):
     message = MESSAGES.get(status, exc.description or "Error")
     if isinstance(exc, CSRFError):
         message = "Your form expired or was sent from elsewhere. Reload the page and try again."
-    elif exc.description and status in (400, 403, 404, 422) and getattr(exc, "user_message", False):
-        message = exc.description
     code = "csrf_failed" if isinstance(exc, CSRFError) else exc.name.lower().replace(" ", "_")
     if status == 429:
         return too_many_requests(exc, code)
