@@ -18,6 +18,8 @@ def test_setup_wizard_then_sign_in_then_dashboard(live_server, desktop):
     page.fill("#confirm", "weak")
     page.click("text=Create admin account")
     expect(page.locator("#setup-form small.error").first).to_be_visible()
+    # htmx settles the swapped form by focusing its autofocus field; typing before that would race it.
+    expect(page.locator("#email")).to_be_focused()
     expect(page.locator("#email")).to_have_value("admin@example.com")
     page.fill("#name", "Ada")
     page.fill("#password", PASSWORD)
