@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,7 +33,7 @@ from medianest.clients.base import BadResponse, ClientError, Conflict, NotFound,
 from medianest.extensions import db
 from medianest.models import ACTIVE_REQUEST_STATUSES, MediaRequest, MediaType, RequestStatus, Role, User
 from medianest.models.media import ForwardState, RequestInterest
-from medianest.services import ServiceError, library, notifications, quotas, service_config
+from medianest.services import ServiceError, as_uuid, library, notifications, quotas, service_config
 from medianest.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -75,19 +74,9 @@ class Submitted:
 
 
 # -- reading ------------------------------------------------------------------------------------------------
-def as_id(value) -> uuid.UUID | None:
-    """A request id from a UUID or its text (task arguments are text); None when it is not one."""
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError):
-        return None
-
-
 def owned(request_id, user_id) -> MediaRequest | None:
     """The request if it belongs to this user (the only way views read a user's request)."""
-    request_id = as_id(request_id)
+    request_id = as_uuid(request_id)
     if request_id is None:
         return None
     return db.session.scalar(db.select(MediaRequest).where(MediaRequest.id == request_id,
@@ -378,7 +367,7 @@ def _overseerr_user(client, user: User) -> int | None:
 
 def forward(request_id) -> str:
     """Send one queued request to Overseerr; safe to call twice or concurrently (see the module doc)."""
-    request_id = as_id(request_id)
+    request_id = as_uuid(request_id)
     if request_id is None or not _claim(request_id):
         return Outcome.SKIPPED
     row = db.session.get(MediaRequest, request_id, populate_existing=True)
@@ -435,7 +424,7 @@ def forward_job(request_id) -> int | None:
 
     After the last delay the task stops; the periodic forward_pending keeps trying, so nothing is lost.
     """
-    request_id = as_id(request_id)
+    request_id = as_uuid(request_id)
     if forward(request_id) != Outcome.WAITING:
         return None
     attempts = db.session.scalar(db.select(MediaRequest.forward_attempts).where(MediaRequest.id == request_id)) or 0
@@ -640,7 +629,7 @@ def _apply(row: MediaRequest, ovs: overseerr.MediaRequest, *, source: str, clien
 
 def sync(request_id) -> bool:
     """Re-read one forwarded request from Overseerr and apply what it says. Raises ClientError when it is down."""
-    request_id = as_id(request_id)
+    request_id = as_uuid(request_id)
     row = db.session.get(MediaRequest, request_id, populate_existing=True) if request_id else None
     if row is None or not row.overseerr_id or row.status in FINAL:
         return False
@@ -783,7 +772,7 @@ def cancel(request_id, user_id) -> str:
 
 
 def _admin_row(request_id) -> MediaRequest:
-    request_id = as_id(request_id)
+    request_id = as_uuid(request_id)
     row = db.session.get(MediaRequest, request_id, populate_existing=True) if request_id else None
     if row is None:
         raise ServiceError("No such request.", status=404)

@@ -60,7 +60,7 @@ from medianest.clients.ytdlp import (
 from medianest.extensions import db
 from medianest.models.users import User
 from medianest.models.youtube import DownloadStatus, EntryState, PlexState, YoutubeDownload
-from medianest.services import ServiceError, service_config
+from medianest.services import ServiceError, as_uuid, service_config
 from medianest.timeutil import human_duration, utcnow
 
 log = logging.getLogger(__name__)
@@ -127,15 +127,6 @@ def clean_text(value, limit: int) -> str:
     text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch for ch in str(value or ""))
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _as_uuid(value) -> uuid.UUID | None:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError):
-        return None
 
 
 def human_size(size: float | None) -> str:
@@ -383,7 +374,7 @@ def enqueue(download_id, delay: float = 0) -> str:
 
 
 def _set_task_id(download_id: str, task_id: str) -> None:
-    db.session.execute(sa.update(_YD).where(_YD.id == _as_uuid(download_id))
+    db.session.execute(sa.update(_YD).where(_YD.id == as_uuid(download_id))
                        .values(task_id=task_id, updated_at=utcnow()))
     db.session.commit()
 
@@ -421,7 +412,7 @@ def queue_position(row: YoutubeDownload) -> int | None:
 
 # -- reading ----------------------------------------------------------------------------------------
 def get_for_user(download_id, user_id) -> YoutubeDownload | None:
-    did = _as_uuid(download_id)
+    did = as_uuid(download_id)
     if did is None:
         return None
     return db.session.scalar(sa.select(_YD).where(_YD.id == did, _YD.user_id == user_id))
@@ -429,7 +420,7 @@ def get_for_user(download_id, user_id) -> YoutubeDownload | None:
 
 def _get(download_id, user_id=None) -> YoutubeDownload:
     """The row, owned by user_id unless user_id is None (admins and the CLI); ServiceError 404 otherwise."""
-    did = _as_uuid(download_id)
+    did = as_uuid(download_id)
     row = None
     if did is not None:
         row = db.session.get(_YD, did) if user_id is None else get_for_user(did, user_id)
@@ -599,7 +590,7 @@ class Outcome:
 def run_download(download_id) -> str:
     """The task body: claim the row, download, record the result. Safe to run twice: only a `queued`
     row is claimed. Returns the resulting status ("deferred" when the user is at the concurrency limit)."""
-    did = _as_uuid(download_id)
+    did = as_uuid(download_id)
     if did is None:
         return "missing"
     settings = service_config.youtube_settings()
@@ -1073,7 +1064,7 @@ def clean_partial_files() -> int:
     if not scratch.is_dir():
         return 0
     folders = [p for p in scratch.iterdir()]
-    ids = {p: _as_uuid(p.name) for p in folders}
+    ids = {p: as_uuid(p.name) for p in folders}
     running = set(db.session.scalars(sa.select(_YD.id).where(
         _YD.status == DownloadStatus.DOWNLOADING, _YD.id.in_([i for i in ids.values() if i]))).all()) if ids else set()
     removed = 0
