@@ -45,6 +45,18 @@ class ForwardState(StrEnum):
     CANCELLED = "cancelled"  # declined before it was ever sent
 
 
+ACTIVE_WHERE = "status IN ('pending', 'approved', 'downloading')"
+
+
+def seasons_key(media_type: str | None, seasons) -> str:
+    """The season set as text: "" for films, "all" for every season, else the sorted numbers ("1,2,5")."""
+    if media_type != MediaType.TV:
+        return ""
+    if not seasons:
+        return "all"
+    return ",".join(str(n) for n in sorted({int(n) for n in seasons}))
+
+
 class MediaRequest(db.Model):
     __tablename__ = "media_requests"
 
@@ -73,6 +85,9 @@ class MediaRequest(db.Model):
     requested_as_admin: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     updated_at: Mapped[datetime] = timestamp_now(onupdate=utcnow)
     synced_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    # Added by 0008_trust: the season set as indexable text ("" for films, "all", or "1,2,5"), kept in step
+    # with `seasons` by the listener below, so the database can hold one active request per user and title.
+    seasons_key: Mapped[str] = mapped_column(sa.String(4000), default="", server_default="")
 
     __table_args__ = (
         sa.Index("idx_media_requests_user_id", "user_id"),
@@ -83,6 +98,11 @@ class MediaRequest(db.Model):
         sa.Index("idx_media_requests_user_created", "user_id", created_at.column.desc()),
         sa.Index("idx_media_requests_overseerr_id", "overseerr_id"),
         sa.Index("idx_media_requests_forward_state", "forward_state"),
+        # The list pages' ORDER BY created_at DESC, id (admin list; My requests per user), tie-breaker included.
+        sa.Index("idx_media_requests_created_id", created_at.column.desc(), "id"),
+        sa.Index("idx_media_requests_user_created_id", "user_id", created_at.column.desc(), "id"),
+        sa.Index("uq_media_requests_one_active", "user_id", "media_type", "tmdb_id", "seasons_key", unique=True,
+                 postgresql_where=sa.text(ACTIVE_WHERE), sqlite_where=sa.text(ACTIVE_WHERE)),
         sa.CheckConstraint(one_of("status", RequestStatus), name="status"),
         sa.CheckConstraint(one_of("media_type", MediaType), name="media_type"),
         sa.CheckConstraint(one_of("forward_state", ForwardState), name="forward_state"),
@@ -159,3 +179,9 @@ class RequestQuota(db.Model):
         sa.CheckConstraint("season_limit IS NULL OR season_limit >= 0", name="season_limit"),
         sa.CheckConstraint("days IS NULL OR (days >= 1 AND days <= 365)", name="days"),
     )
+
+
+@sa.event.listens_for(MediaRequest, "before_insert")
+@sa.event.listens_for(MediaRequest, "before_update")
+def _keep_seasons_key(_mapper, _connection, row: MediaRequest) -> None:
+    row.seasons_key = seasons_key(row.media_type, row.seasons)

@@ -59,6 +59,12 @@ class User(UserMixin, db.Model):
     )
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     plex_token_invalid: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Added by 0008_trust: when the periodic check last found this account's Plex server access, and when it
+    # found it gone (the account is signed out everywhere and told why on the sign-in page).
+    plex_access_checked_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    plex_access_lost_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    # Bumped by an admin's "unlock": password-attempt counters are keyed by it, so old ones stop counting.
+    sign_in_unlocks: Mapped[int] = mapped_column(default=0, server_default="0")
 
     __table_args__ = (
         sa.Index("idx_users_email", "email", unique=True),
