@@ -1,5 +1,4 @@
 """Entry point for `flask` and `gunicorn app:app`."""
-import sys
 
 from medianest import create_app
 from medianest.config import ConfigError
@@ -7,4 +6,6 @@ from medianest.config import ConfigError
 try:
     app = create_app()
 except ConfigError as err:
-    sys.exit(f"MediaNest cannot start: {err}")
+    from medianest.cli_base import unconfigured_app
+
+    app = unconfigured_app(err)  # gunicorn exits; `flask` still offers `flask keys generate`

@@ -15,7 +15,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stdout"}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}},
     "root": {"level": "INFO", "handlers": ["stdout"]},
     "loggers": {"werkzeug": {"level": "WARNING"}, "huey": {"level": "INFO"}, "alembic.runtime.plugins": {"level": "WARNING"}},
 }

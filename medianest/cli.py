@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import with_appcontext
 
 from medianest import crypto
+from medianest.cli_base import Command
+from medianest.cli_base import Group as AppGroup  # database problems answer in one line, for every group
 from medianest.services import ServiceError, keys, maintenance, users
 
 users_cli = AppGroup("users", help="Manage MediaNest accounts.")
@@ -235,7 +237,9 @@ def services_test(name):
 
 @services_cli.command("check")
 def services_check():
-    """Run one health-check round now (what the worker does every MEDIANEST_HEALTH_INTERVAL seconds)."""
+    """Run one health-check round now (what the worker does every MEDIANEST_HEALTH_INTERVAL seconds).
+
+    Exits 1 when any watched service is offline, so it works as a cron or monitoring probe."""
     from medianest.services import health
 
     results = health.run_round()
@@ -245,6 +249,9 @@ def services_check():
         timing = f" ({r.response_time_ms} ms)" if r.response_time_ms is not None else ""
         reason = f": {r.reason}" if r.reason else ""
         click.echo(f"{r.service}: {r.status}{timing}{reason}")
+    down = [r.service for r in results if not r.up]
+    if down:  # a cron job or monitoring probe sees the outage in the exit status
+        fail(f"offline: {', '.join(down)}")
 
 
 # -- requests ---------------------------------------------------------------------------------
@@ -415,7 +422,7 @@ def rotate():
     click.echo(f"done: {total} value(s) now use key {crypto.secret_box().current_key_id}")
 
 
-@click.command("cleanup")
+@click.command("cleanup", cls=Command)
 @with_appcontext
 def cleanup():
     """Run the retention jobs now."""

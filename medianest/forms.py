@@ -1,12 +1,23 @@
 """Flask-WTF forms. Services still validate: forms only shape input."""
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
+
+
+def local_account_email(form, field):
+    """The same check as `flask users create-admin`: any syntactically valid address, home domains included."""
+    from medianest.services import ServiceError
+    from medianest.services.users import normalize_email
+
+    try:
+        normalize_email(field.data)
+    except ServiceError:
+        raise ValidationError("Enter a valid email address.") from None
 
 
 class SetupForm(FlaskForm):
     name = StringField("Your name", validators=[Optional(), Length(max=100)])
-    email = EmailField("Email", validators=[DataRequired(), Email(message="Enter a valid email address."), Length(max=255)])
+    email = EmailField("Email", validators=[DataRequired(), local_account_email, Length(max=255)])
     password = PasswordField("Password", validators=[DataRequired(), Length(min=10, max=256, message="Use 10 to 256 characters.")])
     confirm = PasswordField("Repeat password", validators=[DataRequired(), EqualTo("password", message="The passwords differ.")])
 

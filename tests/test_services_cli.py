@@ -85,8 +85,9 @@ def test_check_runs_one_round(app, runner, fake_plex, fake_uptime_kuma):
     runner.invoke(args=["services", "set", "uptime-kuma", "--url", fake_uptime_kuma.url, "--slug", "media"])
     fake_uptime_kuma.go_down()
     result = runner.invoke(args=["services", "check"])
-    assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    assert result.exit_code == 1, result.output  # a service is down: a cron job or probe must notice
+    lines = result.output.splitlines()[:-1]
+    assert result.output.splitlines()[-1] == "Error: offline: uptime-kuma"
     assert lines[0].startswith("plex: online (") and lines[-1].startswith("youtube: online")
     assert lines[1].startswith("uptime-kuma: offline: Cannot connect to Uptime Kuma")
     with app.app_context():

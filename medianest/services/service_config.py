@@ -539,10 +539,35 @@ def youtube_probe() -> str:
     return str(importlib.import_module("yt_dlp.version").__version__)
 
 
-def test_connection(name: str) -> ConnectionResult:
-    """Run the real calls against the stored config of `name` and say what happened."""
+def draft(name: str, *, url=None, secret=UNCHANGED, settings: dict | None = None) -> ServiceConfig | None:
+    """The stored config with the values typed on the admin page over it, unsaved, for "Test connection"
+    (the stored row itself when nothing differs). ConfigInvalid when a typed value is wrong."""
+    stored = get(name)
+    errors: dict[str, str] = {}
+    clean_url = _clean_url(name, url, errors) if spec(name).has_url and url else None
+    main = _clean_secret(secret, SECRET_FIELDS.get(name, "secret"), "secret", errors)
+    values, removed = clean_settings(name, settings or {}, errors)
+    if errors:
+        raise ConfigInvalid(errors)
+    settings_now = data(stored)
+    removed = {key for key in removed if key in settings_now}
+    if (main is UNCHANGED and not removed and clean_url in (None, stored and stored.service_url)
+            and all(settings_now.get(k) == v for k, v in values.items())):
+        return stored
+    # Never added to the session: `id` stays None, so nothing about it is written.
+    cfg = ServiceConfig(service_name=name, enabled=True, service_url=clean_url or (stored.service_url if stored else ""),
+                        api_key=stored.api_key if stored else None,
+                        config_data={k: v for k, v in {**settings_now, **values}.items() if k not in removed})
+    if main is not UNCHANGED:
+        cfg.api_key = crypto.secret_box().seal(main, table="service_config", column="api_key",
+                                               row_id=_row_id(cfg)) if main else None
+    return cfg
+
+
+def test_connection(name: str, cfg: ServiceConfig | None = None) -> ConnectionResult:
+    """Run the real calls against the stored config of `name` (or a `draft()`) and say what happened."""
     sp = spec(name)
-    cfg = get(name)
+    cfg = cfg if cfg is not None else get(name)
     started = time.monotonic()
 
     def elapsed() -> int:
@@ -576,7 +601,7 @@ def _test_plex(cfg: ServiceConfig, client, elapsed) -> ConnectionResult:
         return ConnectionResult("plex", False, explain(exc, "plex", url=cfg.service_url), version=identity.version,
                                 latency_ms=elapsed())
     latency = elapsed()
-    if info.machine_identifier != data(cfg).get("machine_identifier"):
+    if cfg.id is not None and info.machine_identifier != data(cfg).get("machine_identifier"):
         settings = {**(cfg.config_data or {}), "machine_identifier": info.machine_identifier}
         # A Core UPDATE that keeps updated_at: testing is not editing.
         db.session.execute(db.update(ServiceConfig).where(ServiceConfig.id == cfg.id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 import shutil
 import uuid
@@ -27,9 +28,22 @@ from medianest.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$",
+                        re.IGNORECASE)
+
+
 def normalize_email(email: str) -> str:
+    """A syntactically valid address on any domain, lower-cased. Accounts live on home networks, so
+    nas.local, localhost and example.test are fine even though no public mail server would take them."""
+    text = (email or "").strip()
+    local, at, domain = text.rpartition("@")
     try:
-        return validate_email((email or "").strip(), check_deliverability=False).normalized.lower()
+        if at and _HOST_NAME.match(domain):
+            # email_validator refuses special-use domains outright: check the local part against a
+            # neutral domain and the host name with the pattern above.
+            checked = validate_email(f"{local}@example.com", check_deliverability=False)
+            return f"{checked.local_part}@{domain}".lower()
+        return validate_email(text, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise ServiceError(f"Enter a valid email address ({exc}).", field="email") from None
 
@@ -52,6 +66,9 @@ def create_admin(email: str, password: str, name: str | None = None) -> tuple[Us
     if existing is not None:
         if existing.role != Role.ADMIN:
             raise ServiceError("A non-admin account with this email already exists.", field="email")
+        if not verify_password(existing.password_hash, password):
+            raise ServiceError(f"An admin account {email} already exists with another password; it was left as it "
+                               f"is. To set a new password, run `flask users reset-link {email}`.", field="email")
         return existing, False
     user = User(email=email, name=name or email.split("@")[0], role=Role.ADMIN, status=UserStatus.ACTIVE,
                 password_hash=hash_password(password))

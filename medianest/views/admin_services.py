@@ -4,7 +4,7 @@ clearing it.
 """
 from __future__ import annotations
 
-from flask import abort, flash, url_for
+from flask import abort, flash, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField, TextAreaField
@@ -67,7 +67,8 @@ HELP = {
 def _form_values(entry: dict) -> dict:
     """What a form shows for a stored service: never a secret."""
     name, settings = entry["name"], entry["settings"]
-    values = {"enabled": entry["enabled"]}
+    # A service not saved yet shows "Watch and use" ticked: saving it with a URL turns it on.
+    values = {"enabled": entry["enabled"] if entry["configured"] else True}
     if entry["url"] is not None:
         values["url"] = entry["url"]
     if name == "plex":
@@ -105,7 +106,8 @@ def _render(name: str, entries: dict, *, form=None, status: int = 200, saved: bo
         forms[name] = form
     context = {"entries": entries, "forms": forms, "help": HELP, "results": {name: result} if result else {},
                "entry": entries[name], "form": forms[name], "name": name, "saved": saved, "result": result}
-    fragment = "admin/_service_test.html" if result is not None else "admin/_service_form.html"
+    # A save re-renders the whole card (badge, form, "Test connection"), a test only its result.
+    fragment = "admin/_service_test.html" if result is not None else "admin/_service.html"
     if status == 422:
         return form_error_response("admin/services.html", fragment, **context)
     return htmx.render_page_or_fragment("admin/services.html", fragment, status=status, **context)
@@ -170,9 +172,24 @@ def _scrubbed(form):
 
 @bp.post("/services/<name>/test")
 def service_test(name):
+    """Test the values on the form (sent along by the button), saved or not; the stored ones without a form."""
     _entry_or_404(name)
-    result = service_config.test_connection(name)
+    try:
+        result = service_config.test_connection(name, _typed_config(name))
+    except service_config.ConfigInvalid as err:
+        result = service_config.ConnectionResult(name, False, " ".join(err.errors.values()))
     return _render(name, _entries(), result=result)
+
+
+def _typed_config(name: str):
+    if not any(key.startswith(f"{name}-") for key in request.form):
+        return None
+    form = FORMS[name](prefix=name)
+    secret = service_config.UNCHANGED
+    if hasattr(form, "secret"):
+        secret = _secret_input(form, "secret")
+    return service_config.draft(name, url=form.url.data if hasattr(form, "url") else None, secret=secret,
+                                settings={key: getattr(form, key).data or "" for key in service_config.SETTINGS[name]})
 
 
 @bp.post("/services/<name>/enabled")
