@@ -20,12 +20,17 @@ run: $(STAMP)
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/flask --app app run --host "$${HOST:-127.0.0.1}" --port "$${PORT:-5000}"
 
-## make test: the suite on the embedded stack, then on PostgreSQL + Redis when the test URLs are set
+## make test: the suite on the embedded stack, then on PostgreSQL + Redis when the test URLs are set;
+## both run even when the first fails, and the target fails at the end if either did
 test: $(STAMP)
-	$(MAKE) --no-print-directory test-embedded
-	@if [ -n "$$MEDIANEST_TEST_DATABASE_URL$$MEDIANEST_TEST_REDIS_URL" ]; then \
-		$(MAKE) --no-print-directory test-production; \
-	else echo "MEDIANEST_TEST_DATABASE_URL / MEDIANEST_TEST_REDIS_URL not set: PostgreSQL + Redis run skipped"; fi
+	@embedded=0; production=0; \
+	$(MAKE) --no-print-directory test-embedded || embedded=$$?; \
+	if [ -n "$$MEDIANEST_TEST_DATABASE_URL$$MEDIANEST_TEST_REDIS_URL" ]; then \
+		$(MAKE) --no-print-directory test-production || production=$$?; \
+	else echo "MEDIANEST_TEST_DATABASE_URL / MEDIANEST_TEST_REDIS_URL not set: PostgreSQL + Redis run skipped"; fi; \
+	[ $$embedded -eq 0 ] || echo "== FAILED: tests on the embedded stack (exit $$embedded)"; \
+	[ $$production -eq 0 ] || echo "== FAILED: tests on PostgreSQL + Redis (exit $$production)"; \
+	[ $$embedded -eq 0 ] && [ $$production -eq 0 ]
 
 test-embedded: $(STAMP)
 	@echo "== tests on the embedded stack (SQLite, no Redis)"
