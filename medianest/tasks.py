@@ -11,6 +11,14 @@ def retention_cleanup():
     return maintenance.cleanup()
 
 
+@app_periodic_task(crontab(minute="*/10"))
+def metric_rollup():
+    """Every ten minutes: roll service_metrics up into hourly and daily rows (the 7- and 30-day charts read them)."""
+    from medianest.services import metric_rollups
+
+    return metric_rollups.rollup()
+
+
 # -- auth: Plex token health --------------------------------------------------------------------
 @app_periodic_task(crontab(hour="*/6", minute="41"))
 def plex_token_check():

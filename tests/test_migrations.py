@@ -379,3 +379,32 @@ def test_downgrade_removes_every_table(migrated):
 
     upgrade()  # and the schema comes back
     assert _tables() >= TABLES | {"alembic_version"}
+
+
+def test_0007_fills_the_metric_rollups_from_existing_rows_and_goes_back(app):
+    from medianest.models import ServiceMetric
+
+    upgrade(revision="0006_youtube")
+    now = utcnow()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    earlier = hour - timedelta(days=3, hours=1)
+    rows = [(earlier + timedelta(minutes=5), 100.0), (earlier + timedelta(minutes=35), 300.0), (hour, 999.0)]
+    with db.engine.begin() as conn:
+        conn.execute(sa.insert(ServiceMetric), [
+            {"id": uuid.uuid4(), "service_name": "plex", "metric_name": "response_time_ms", "metric_value": value,
+             "timestamp": at} for at, value in rows])
+    upgrade(revision="0007_scale")
+    with db.engine.connect() as conn:
+        hourly = conn.execute(sa.text("SELECT bucket_start, sample_count, value_sum, value_min, value_max "
+                                      "FROM service_metrics_hourly")).all()
+        daily = conn.execute(sa.text("SELECT sample_count, value_sum FROM service_metrics_daily")).all()
+    # Complete hours and days only: the hour in progress is left to the worker.
+    assert [tuple(r[1:]) for r in hourly] == [(2, 400.0, 100.0, 300.0)]
+    assert str(hourly[0][0]).startswith(earlier.strftime("%Y-%m-%d %H:00:00"))
+    assert [tuple(r) for r in daily] == [(2, 400.0)]
+    indexes = {ix["name"] for ix in sa.inspect(db.engine).get_indexes("media_requests")}
+    assert {"idx_media_requests_created_id", "idx_media_requests_user_created_id"} <= indexes
+    downgrade(revision="0006_youtube")
+    assert not {"service_metrics_hourly", "service_metrics_daily"} & _tables()
+    indexes = {ix["name"] for ix in sa.inspect(db.engine).get_indexes("media_requests")}
+    assert "idx_media_requests_created_id" not in indexes

@@ -220,6 +220,33 @@ class ServiceMetric(db.Model):
         return f"{value:g}"
 
 
+class _MetricRollup:
+    """Sum, count, min and max of one service's metric over one period, so periods combine exactly (an average
+    is sum / count; the `up` metric's average is the share of successful checks)."""
+
+    service_name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    metric_name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(sa.DateTime, primary_key=True)
+    sample_count: Mapped[int] = mapped_column(sa.Integer)
+    value_sum: Mapped[float] = mapped_column(sa.Float)
+    value_min: Mapped[float] = mapped_column(sa.Float)
+    value_max: Mapped[float] = mapped_column(sa.Float)
+
+
+class ServiceMetricHourly(_MetricRollup, db.Model):
+    """service_metrics rolled up per hour by the worker (services/metric_rollups.py)."""
+
+    __tablename__ = "service_metrics_hourly"
+    __table_args__ = (sa.Index("idx_service_metrics_hourly_bucket", "bucket_start"),)
+
+
+class ServiceMetricDaily(_MetricRollup, db.Model):
+    """Hourly rollups rolled up per UTC day."""
+
+    __tablename__ = "service_metrics_daily"
+    __table_args__ = (sa.Index("idx_service_metrics_daily_bucket", "bucket_start"),)
+
+
 class ServiceIncident(db.Model):
     __tablename__ = "service_incidents"
 

@@ -15,7 +15,7 @@ METRIC_DAYS = 90
 
 
 def cleanup() -> dict[str, int]:
-    """Delete expired session tokens and sessions, error logs > 30 days, metrics > 90 days."""
+    """Delete expired session tokens and sessions, error logs > 30 days, metrics > 90 days (their rollups later)."""
     now = utcnow()
     counts = {
         "session_tokens": db.session.execute(db.delete(SessionToken).where(SessionToken.expires_at < now)).rowcount,
@@ -27,6 +27,9 @@ def cleanup() -> dict[str, int]:
         "service_metrics": db.session.execute(
             db.delete(ServiceMetric).where(ServiceMetric.timestamp < now - timedelta(days=METRIC_DAYS))).rowcount,
     }
+    from medianest.services import metric_rollups  # hourly rollups one year, daily ones five
+
+    counts.update(metric_rollups.prune(now))
     db.session.commit()
     from medianest.services import youtube  # failed and cancelled downloads' partial files
 

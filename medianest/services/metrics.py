@@ -6,6 +6,10 @@ for a chart: the database groups a time range into a fixed number of buckets, so
 many points however many rows exist. The range filter (service_name, metric_name, timestamp) is served by
 idx_service_metrics_series, which also holds metric_value, so aggregation reads only the index.
 
+The 24-hour chart and the sparklines read raw rows; the 7- and 30-day charts read hourly rollups in
+hour-aligned buckets, and 30-day uptime reads daily ones (plus raw rows for the hour in progress), so their
+cost does not grow with the number of raw rows (services/metric_rollups.py).
+
 Chart helpers return plain geometry (point lists, path data, label positions); templates draw it as inline
 SVG with classes (no inline styles: the CSP forbids them).
 """
@@ -20,12 +24,17 @@ import sqlalchemy as sa
 from medianest import cache
 from medianest.extensions import db
 from medianest.models import ServiceMetric
+from medianest.services import metric_rollups as rollups
+from medianest.services.metric_rollups import as_epoch as _as_epoch
+from medianest.services.metric_rollups import epoch as _epoch
 from medianest.timeutil import utcnow
 
 RESPONSE_TIME = "response_time_ms"
 UP = "up"
 
 # window name -> (length, buckets): 24 h in 15-minute buckets, 7 d in hours, 30 d in 4-hour buckets.
+# The long windows end with the hour in progress and read rollups.
+ROLLED_UP = frozenset({"7d", "30d"})
 WINDOWS = {
     "24h": (timedelta(hours=24), 96),
     "7d": (timedelta(days=7), 168),
@@ -79,18 +88,6 @@ class Series:
         return max(values) if values else None
 
 
-def _epoch(column):
-    """Seconds since 1970 of a naive-UTC TIMESTAMP column, in SQL (double precision: date_part, not extract,
-    which returns the much slower numeric type on PostgreSQL 14+)."""
-    if db.engine.dialect.name == "postgresql":
-        return sa.func.date_part("epoch", column)
-    return (sa.func.julianday(column) - 2440587.5) * 86400.0
-
-
-def _as_epoch(moment: datetime) -> float:
-    return moment.replace(tzinfo=timezone.utc).timestamp()
-
-
 def _bucket_expr(start: datetime, size: int):
     offset = (_epoch(ServiceMetric.timestamp) - sa.literal(_as_epoch(start), sa.Float)) / sa.literal(size, sa.Float)
     if db.engine.dialect.name == "postgresql":
@@ -125,6 +122,42 @@ def aggregate(services: list[str], metrics: tuple[str, ...], start: datetime, en
     return result
 
 
+def rolled_up_aggregate(services: list[str], metrics: tuple[str, ...], start: datetime, end: datetime,
+                        buckets: int, *, now: datetime):
+    """aggregate() from hourly rollups plus the raw rows of the hour in progress; `start` and the bucket size
+    are whole hours. One query once the rollups are current."""
+    if not services:
+        return {}
+    size = math.ceil((end - start).total_seconds() / buckets)
+    rows = rollups.tiers(services, metrics, start, end, days=False, now=now)
+    offset = (rows.c.t - sa.literal(_as_epoch(start), sa.Float)) / sa.literal(size, sa.Float)
+    bucket = sa.func.floor(offset) if db.engine.dialect.name == "postgresql" else sa.cast(offset, sa.Integer)
+    stmt = (sa.select(rows.c.service_name, rows.c.metric_name, bucket.label("bucket"), sa.func.sum(rows.c.s),
+                      sa.func.min(rows.c.lo), sa.func.max(rows.c.hi), sa.func.sum(rows.c.n))
+            .group_by(rows.c.service_name, rows.c.metric_name, bucket.label("bucket")))
+    result: dict[tuple[str, str], dict[int, tuple[float, float, float, int]]] = {}
+    for service, metric, index, total, low, high, count in db.session.execute(stmt):
+        index = int(index)
+        if 0 <= index < buckets and count:
+            result.setdefault((service, metric), {})[index] = (float(total) / int(count), float(low), float(high),
+                                                               int(count))
+    return result
+
+
+def _window(window: str, now: datetime) -> tuple[datetime, datetime]:
+    length, _count = WINDOWS[window]
+    end = rollups.floor_hour(now) + rollups.HOUR if window in ROLLED_UP else now
+    return end - length, end
+
+
+def _window_aggregate(services: list[str], window: str, now: datetime):
+    start, end = _window(window, now)
+    count = WINDOWS[window][1]
+    if window in ROLLED_UP:
+        return start, rolled_up_aggregate(services, (RESPONSE_TIME, UP), start, end, count, now=now)
+    return start, aggregate(services, (RESPONSE_TIME, UP), start, end, count)
+
+
 def _cached_aggregate(services: list[str], window: str, end: datetime, ttl: int):
     """aggregate() for a window, kept in the cache for `ttl` seconds (long windows barely change in minutes)."""
     key = f"metrics:series:{window}:{','.join(services)}"
@@ -137,9 +170,7 @@ def _cached_aggregate(services: list[str], window: str, end: datetime, ttl: int)
             return start, data
         except (KeyError, TypeError, ValueError):
             pass
-    length, count = WINDOWS[window]
-    start = end - length
-    data = aggregate(services, (RESPONSE_TIME, UP), start, end, count)
+    start, data = _window_aggregate(services, window, end)
     cache.set(key, {"start": start.isoformat(),
                     "data": {f"{s}|{m}": {str(i): list(v) for i, v in b.items()} for (s, m), b in data.items()}}, ttl)
     return start, data
@@ -152,14 +183,13 @@ def series_for(services: list[str], window: str = "24h", *, now: datetime | None
     if window not in WINDOWS:
         raise ValueError(f"unknown window {window!r}")
     length, count = WINDOWS[window]
-    end = now or utcnow()
+    now = now or utcnow()
     size = math.ceil(length.total_seconds() / count)
     if cache_ttl:
-        start, data = _cached_aggregate(services, window, end, cache_ttl)
-        end = start + length
+        start, data = _cached_aggregate(services, window, now, cache_ttl)
     else:
-        start = end - length
-        data = aggregate(services, (RESPONSE_TIME, UP), start, end, count)
+        start, data = _window_aggregate(services, window, now)
+    end = start + length
     result = {}
     for service in services:
         times = data.get((service, RESPONSE_TIME), {})
@@ -185,17 +215,15 @@ def sparklines(services: list[str], *, hours: int = 24, buckets: int = 48,
 
 
 def uptime(services: list[str], *, days: int = UPTIME_DAYS, now: datetime | None = None) -> dict[str, float | None]:
-    """Share of successful checks (percent, 0-100) over the last `days`, per service; None without checks."""
+    """Share of successful checks (percent, 0-100) over the last `days` (from the first whole hour), per service;
+    None without checks. Daily and hourly rollups plus the raw rows of the hour in progress."""
     if not services:
         return {}
-    since = (now or utcnow()) - timedelta(days=days)
-    stmt = (
-        sa.select(ServiceMetric.service_name, sa.func.avg(ServiceMetric.metric_value), sa.func.count())
-        .where(ServiceMetric.service_name.in_(services), ServiceMetric.metric_name == UP,
-               ServiceMetric.timestamp >= since)
-        .group_by(ServiceMetric.service_name)
-    )
-    found = {name: float(avg) * 100 for name, avg, count in db.session.execute(stmt) if count}
+    now = now or utcnow()
+    rows = rollups.tiers(services, (UP,), rollups.ceil_hour(now - timedelta(days=days)), now + timedelta(seconds=1),
+                         days=True, now=now)
+    stmt = sa.select(rows.c.service_name, sa.func.sum(rows.c.s), sa.func.sum(rows.c.n)).group_by(rows.c.service_name)
+    found = {name: float(total) / int(count) * 100 for name, total, count in db.session.execute(stmt) if count}
     return {s: found.get(s) for s in services}
 
 
