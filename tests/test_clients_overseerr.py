@@ -205,10 +205,11 @@ def test_tv_details_list_seasons_with_specials(client, fake_overseerr):
 
 
 @pytest.mark.parametrize("method", ["movie", "tv"])
-def test_unknown_tmdb_id_answers_500_and_becomes_not_found(client, method):
-    with pytest.raises(NotFound) as info:
+def test_unknown_tmdb_id_answers_500_and_stays_a_server_error(client, method):
+    # Overseerr's 500 also means "TMDB is down": only a 404 is NotFound (issue 9).
+    with pytest.raises(BadResponse) as info:
         getattr(client, method)(999999)
-    assert info.value.status == 500
+    assert info.value.status == 500 and not isinstance(info.value, NotFound)
 
 
 @pytest.mark.parametrize("bad", [0, -3, "abc", None])

@@ -159,8 +159,9 @@ def test_series_detail_lists_seasons_with_their_state(alice_client, ovs):
 
 
 def test_detail_of_unknown_titles_is_404(alice_client, ovs):
-    assert alice_client.get("/media/movie/999999").status_code == 404  # Overseerr answers 500 there
-    assert alice_client.get("/media/tv/999999").status_code == 404
+    # Overseerr answers 500 for an unknown TMDB id and for a TMDB outage alike: unavailable, not "not found".
+    assert alice_client.get("/media/movie/999999").status_code == 503
+    assert alice_client.get("/media/tv/999999").status_code == 503
     assert alice_client.get("/media/book/603").status_code == 404
     assert alice_client.get("/media/movie/abc").status_code == 404
     assert alice_client.get("/media/movie/99999999999").status_code == 404

@@ -59,7 +59,7 @@ def test_request_seasons_of_a_series(app, alice_client, ovs):
 @pytest.mark.parametrize(("data", "status", "message"), [
     ({"media_type": "tv", "tmdb_id": "1399", "seasons": ["42"]}, 422, b"Season 42 of Game of Thrones does not exist"),
     ({"media_type": "tv", "tmdb_id": "1399"}, 422, b"Choose at least one season"),
-    ({"media_type": "movie", "tmdb_id": "999999"}, 404, b"knows no film"),
+    ({"media_type": "movie", "tmdb_id": "999999"}, 503, b"can&#39;t be reached"),  # Overseerr's 500: unavailable
     ({"media_type": "movie", "tmdb_id": "-1"}, 422, b"not a TMDB id"),
     ({"media_type": "movie", "tmdb_id": ""}, 422, b"not a TMDB id"),
     ({"media_type": "<script>", "tmdb_id": "603"}, 422, b"Only films and series"),

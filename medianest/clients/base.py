@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 import requests
 
 USER_AGENT = "MediaNest/1.0 (+self-hosted Plex portal)"
-DEFAULT_TIMEOUT = (3.05, 10)  # (connect, read) seconds
+DEFAULT_TIMEOUT = (3.05, 10)  # (connect, read) seconds: the worker's calls
+WEB_TIMEOUT = (1.05, 3)  # calls made while a person waits for the page
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
 
@@ -24,6 +25,10 @@ class ClientError(Exception):
 
 class Unreachable(ClientError):
     """Connection refused, DNS failure, TLS failure or timeout."""
+
+
+class CircuitOpen(Unreachable):
+    """Not asked at all: the service failed a moment ago and its circuit breaker is open."""
 
 
 class Unauthorized(ClientError):
@@ -82,8 +87,15 @@ class HttpClient:
         self.max_bytes = max_bytes
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
+        # Optional: an object with call(service, fn) that remembers outages (medianest.breaker for web calls).
+        self.breaker = None
 
     def request(self, method: str, path: str, *, ok=(200, 201, 202, 204), **kwargs) -> Response:
+        if self.breaker is not None:
+            return self.breaker.call(self.service, lambda: self._request(method, path, ok, kwargs))
+        return self._request(method, path, ok, kwargs)
+
+    def _request(self, method: str, path: str, ok, kwargs) -> Response:
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
         kwargs.setdefault("timeout", self.timeout)
         kwargs.setdefault("allow_redirects", False)

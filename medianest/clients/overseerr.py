@@ -589,15 +589,10 @@ class OverseerrClient(HttpClient):
         return self._details("tv", tmdb_id)
 
     def _details(self, media_type: str, tmdb_id) -> TitleDetails:
+        """NotFound only for a 404. Overseerr answers 500 both for an unknown TMDB id and when TMDB (or
+        Overseerr itself) has trouble, so a 5xx stays a BadResponse: callers treat it as "unavailable"."""
         tmdb_id = _tmdb_id(tmdb_id)
-        try:
-            data = self._get(f"/{media_type}/{tmdb_id}")
-        except BadResponse as exc:
-            if exc.status == 500:  # Overseerr's answer for an unknown TMDB id (and for TMDB outages)
-                raise NotFound(f"{self.service}: no {media_type} with TMDB id {tmdb_id} (or TMDB is unavailable)",
-                               status=500) from exc
-            raise
-        return parse_details(data, media_type)
+        return parse_details(self._get(f"/{media_type}/{tmdb_id}"), media_type)
 
     # -- requests ------------------------------------------------------------
     def create_request(self, media_type: str, tmdb_id: int, seasons=None, as_user_id: int | None = None, *,

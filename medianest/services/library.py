@@ -4,6 +4,10 @@ Plex answers are cached briefly and Overseerr searches and title details for fiv
 cached here is the same for every user (no per-user data in a shared key): who requested what is read
 from the database by services/requests.py and laid over these results per user.
 
+Every call here is made while someone waits for the page: short timeouts (clients.base.WEB_TIMEOUT)
+and a circuit breaker per service (medianest.breaker), so a hanging Plex or Overseerr costs one slow
+view per interval and the views in between say at once that it is not answering.
+
 The image proxies add the Plex token on the server side and only fetch Plex image paths or TMDB
 poster files, so the browser never sees a token and the proxy cannot fetch arbitrary URLs.
 """
@@ -18,9 +22,9 @@ from dataclasses import asdict
 
 from flask import current_app
 
-from medianest import cache
+from medianest import breaker, cache
 from medianest.clients import overseerr
-from medianest.clients.base import ClientError, NotFound, Unreachable
+from medianest.clients.base import WEB_TIMEOUT, ClientError, NotFound
 from medianest.clients.tmdb import DEFAULT_URL as TMDB_IMAGE_URL
 from medianest.clients.tmdb import TmdbImages, poster_path_ok
 from medianest.services import ServiceError, service_config
@@ -71,8 +75,11 @@ def plex_connected() -> bool:
     return service_config.plex_client() is not None
 
 
+PLEX_DOWN = "Plex is not answering right now, so the library can't be reached. Try again in a moment."
+
+
 def _plex():
-    client = service_config.plex_client()
+    client = breaker.guard(service_config.plex_client(timeout=WEB_TIMEOUT), "plex")
     if client is None:
         raise ServiceError("Plex is not connected yet. An admin can connect it under Admin → Services.", status=503)
     return client
@@ -80,8 +87,8 @@ def _plex():
 
 def _plex_error(exc: ClientError) -> ServiceError:
     log.warning("plex library call failed: %s", exc.message)
-    if isinstance(exc, Unreachable):
-        return ServiceError("Plex can't be reached right now. Try again in a moment.", status=502)
+    if breaker.is_outage(exc):
+        return ServiceError(PLEX_DOWN, status=502)
     return ServiceError("Plex answered in a way MediaNest did not expect. Try again later.", status=502)
 
 
@@ -187,7 +194,7 @@ def poster(size: str, filename: str) -> tuple[bytes, str]:
     """A TMDB poster by size and file name (ValueError for anything else)."""
     base = current_app.config.get("MEDIANEST_TMDB_IMAGE_URL") or TMDB_IMAGE_URL
     try:
-        return _raster(TmdbImages(base).poster(size, filename))
+        return _raster(breaker.guard(TmdbImages(base, timeout=WEB_TIMEOUT), "tmdb").poster(size, filename))
     except ValueError:
         raise
     except NotFound:
@@ -204,7 +211,7 @@ def poster_file(path: str | None) -> str | None:
 
 # -- Overseerr catalogue (Discover) ------------------------------------------------------------------
 def _overseerr():
-    client = service_config.overseerr_client()
+    client = breaker.guard(service_config.overseerr_client(timeout=WEB_TIMEOUT), "overseerr")
     if client is None:
         raise CatalogueUnavailable("Discover needs Overseerr. An admin can connect it under Admin → Services.")
     return client
@@ -212,7 +219,7 @@ def _overseerr():
 
 def _catalogue_error(exc: ClientError) -> ServiceError:
     log.warning("overseerr catalogue call failed: %s", exc.message)
-    if isinstance(exc, Unreachable) or (exc.status or 0) >= 500:
+    if breaker.is_outage(exc):
         return CatalogueUnavailable("Overseerr can't be reached right now. Try again in a moment.")
     return ServiceError("Overseerr could not answer that. Try again later.", status=502)
 
@@ -250,7 +257,9 @@ def details_cache_key(media_type: str, tmdb_id: int) -> str:
 def title_details(media_type: str, tmdb_id: int, *, fresh: bool = False) -> dict:
     """A film or series with its seasons and Overseerr's availability; cached five minutes.
 
-    Unknown TMDB id (Overseerr answers 500 there) -> ServiceError 404; Overseerr down -> CatalogueUnavailable.
+    Only Overseerr's 404 is "not found". Overseerr down, timing out or answering 5xx -> CatalogueUnavailable:
+    it answers 500 for an unknown TMDB id and for a TMDB outage alike, so a request for the title is kept
+    and forwarded later (the forward gives up after a few server errors).
     """
     if media_type not in MEDIA_TYPES:
         raise ServiceError("Only films and series can be requested.", status=404)

@@ -25,7 +25,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from medianest import cache
-from medianest.clients.base import ClientError, NotFound, Unauthorized, Unreachable
+from medianest.clients.base import WEB_TIMEOUT, ClientError, NotFound, Unauthorized, Unreachable
 from medianest.clients.plextv import PlexAccount, PlexResource, auth_app_url, find_server
 from medianest.extensions import db
 from medianest.models import Account, Role, User, UserStatus, VerificationToken
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 PIN_PREFIX = "plex-pin:"
 PIN_MAX_AGE = timedelta(minutes=30)
-DEFAULT_TIMEOUT = (3.05, 5)
+DEFAULT_TIMEOUT = WEB_TIMEOUT  # the person is waiting on the sign-in page
 PROVIDER = "plex"
 PLACEHOLDER_EMAIL_DOMAIN = "plex.invalid"  # RFC 2606: for Plex accounts without a usable email (managed users)
 IMAGE_MAX = 500

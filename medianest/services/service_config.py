@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from flask import current_app
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from medianest import crypto
@@ -734,7 +735,13 @@ def client_identifier() -> str:
             db.session.add(cfg)
         else:
             cfg.config_data = {**(cfg.config_data or {}), "client_identifier": ident}
-        db.session.commit()
+        try:
+            db.session.commit()
+        except IntegrityError:  # concurrent first visits: another request created the row first; use its id
+            db.session.rollback()
+            cfg = get(PLEX_TV)
+            if cfg is None or not data(cfg).get("client_identifier"):
+                raise
     return data(cfg)["client_identifier"]
 
 

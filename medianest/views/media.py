@@ -18,6 +18,11 @@ def _page_arg() -> int:
     return request_service.page_number(request.args.get("page", 1))
 
 
+def _retry_url() -> str:
+    """This same page, for the "Try again" link next to an outage message."""
+    return request.full_path.rstrip("?")
+
+
 @bp.get("/")
 def index():
     query = library.clean_query(request.args.get("q"))
@@ -29,7 +34,7 @@ def index():
             context["sections"] = library.sections()
             context["recent"] = library.recently_added()
     except ServiceError as err:
-        context["error"] = err.message
+        context["error"], context["retry_url"] = err.message, _retry_url()
     return htmx.render_page_or_fragment("media/index.html", "media/_library.html", **context)
 
 
@@ -41,7 +46,8 @@ def section(section_id):
         if err.status == 404:
             abort(404)
         return htmx.render_page_or_fragment("media/section.html", "media/_section_items.html", status=502,
-                                            error=err.message, section={"key": section_id, "title": "Library"},
+                                            error=err.message, retry_url=_retry_url(),
+                                            section={"key": section_id, "title": "Library"},
                                             items=[], page_no=1, pages=1, total=0)
     data["page_no"] = data.pop("page")
     return htmx.render_page_or_fragment("media/section.html", "media/_section_items.html", error=None, **data)
@@ -88,7 +94,7 @@ def discover():
     try:
         found = library.discover(query, _page_arg())
     except ServiceError as err:
-        context["error"] = err.message
+        context["error"], context["retry_url"] = err.message, _retry_url()
     else:
         found["page_no"] = found.pop("page")
         context.update(found)
@@ -119,7 +125,7 @@ def detail(media_type, tmdb_id):
     except library.CatalogueUnavailable as err:
         return htmx.render_page_or_fragment("media/detail.html", "media/_request_panel.html", status=503,
                                             **panel_context(_placeholder(media_type, tmdb_id), error=err.message,
-                                                            unavailable=True))
+                                                            unavailable=True, retry_url=_retry_url()))
     except ServiceError as err:
         abort(404, description=err.message)
     return htmx.render_page_or_fragment("media/detail.html", "media/_request_panel.html", **panel_context(details))
