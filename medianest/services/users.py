@@ -144,15 +144,21 @@ def search(*, q: str | None = None, role: str | None = None, status: str | None 
 
 
 def activity_counts(user_ids) -> dict:
-    """{user id: (requests, downloads)} for the given users, in one query."""
+    """{user id: (requests, downloads)} for the given users, in one query: count(*) grouped by user_id reads
+    only the user_id indexes (a correlated count(id) per user read every row of each user)."""
     ids = list(user_ids)
     if not ids:
         return {}
-    requests = (db.select(db.func.count(MediaRequest.id)).where(MediaRequest.user_id == User.id)
-                .correlate(User).scalar_subquery())
-    downloads = (db.select(db.func.count(YoutubeDownload.id)).where(YoutubeDownload.user_id == User.id)
-                 .correlate(User).scalar_subquery())
-    rows = db.session.execute(db.select(User.id, requests, downloads).where(User.id.in_(ids)))
+
+    def grouped(model):
+        return (db.select(model.user_id, db.func.count().label("n")).where(model.user_id.in_(ids))
+                .group_by(model.user_id).subquery())
+
+    requests, downloads = grouped(MediaRequest), grouped(YoutubeDownload)
+    rows = db.session.execute(
+        db.select(User.id, db.func.coalesce(requests.c.n, 0), db.func.coalesce(downloads.c.n, 0))
+        .outerjoin(requests, requests.c.user_id == User.id).outerjoin(downloads, downloads.c.user_id == User.id)
+        .where(User.id.in_(ids)))
     return {row[0]: (row[1], row[2]) for row in rows}
 
 
