@@ -130,6 +130,12 @@ class MediaRequest(db.Model):
         return self.forward_state in (ForwardState.QUEUED, ForwardState.SENDING)
 
     @property
+    def forward_stalled(self) -> bool:
+        """Not in Overseerr yet and a try already failed (forward_error says why): "waiting for Overseerr".
+        Otherwise a waiting row is simply being sent right now."""
+        return self.is_waiting_for_overseerr and bool(self.forward_error)
+
+    @property
     def seasons_label(self) -> str:
         """'Season 1', 'Seasons 1, 2, 5', 'All seasons'; '' for films."""
         if self.media_type != MediaType.TV:

@@ -66,6 +66,17 @@ class Summary:
             return f"No limit on {noun}."
         return f"{bucket.left} of {bucket.limit} {noun} left {self.period}."
 
+    def exhausted(self, media_type: str) -> bool:
+        """Nothing of this kind left to ask for now (so the page offers no Request button)."""
+        bucket = self.movies if media_type == MediaType.MOVIE else self.seasons
+        return not self.exempt and not bucket.unlimited and bucket.left == 0
+
+    def used_up(self, media_type: str) -> str:
+        """'You have used your 2 films this week. The next one frees up on 05 Dec at 14:00 UTC.'"""
+        bucket, noun = (self.movies, "films") if media_type == MediaType.MOVIE else (self.seasons, "seasons")
+        when = f" The next one frees up on {self.next_free_at:%d %b at %H:%M} UTC." if self.next_free_at else ""
+        return f"You have used your {bucket.limit} {noun} {self.period}.{when}"
+
     def allows(self, media_type: str, units: int) -> bool:
         if self.exempt:
             return True
@@ -182,10 +193,9 @@ def check(user_id, media_type: str, units: int) -> Summary:
     current = summary(user_id)
     if current.allows(media_type, units):
         return current
-    bucket, noun = (current.movies, "films") if media_type == MediaType.MOVIE else (current.seasons, "seasons")
-    when = f" The next one frees up on {current.next_free_at:%d %b at %H:%M} UTC." if current.next_free_at else ""
+    bucket = current.movies if media_type == MediaType.MOVIE else current.seasons
     if media_type == MediaType.TV and bucket.left:
         message = f"That is {units} seasons, but you have {bucket.left} of {bucket.limit} left {current.period}."
     else:
-        message = f"You have used your {bucket.limit} {noun} {current.period}.{when}"
+        message = current.used_up(media_type)
     raise ServiceError(message, field="quota", status=429)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import and_, or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, selectinload
 
 from medianest import cache
@@ -32,7 +33,7 @@ from medianest.clients import overseerr
 from medianest.clients.base import BadResponse, ClientError, Conflict, NotFound, Unauthorized, Unreachable
 from medianest.extensions import db
 from medianest.models import ACTIVE_REQUEST_STATUSES, MediaRequest, MediaType, RequestStatus, Role, User
-from medianest.models.media import ForwardState, RequestInterest
+from medianest.models.media import ForwardState, RequestInterest, seasons_key
 from medianest.services import ServiceError, as_uuid, library, notifications, paging, quotas, service_config
 from medianest.timeutil import utcnow
 
@@ -287,12 +288,17 @@ def submit(user_id, media_type: str, tmdb_id, seasons=None, *, fallback_title: s
             raise ServiceError(f"{title} is already in Plex.", status=409)
         for row in overlapping:
             _add_interest(row.id, user.id)
-        db.session.commit()
+        try:
+            db.session.commit()
+        except IntegrityError:  # the same user following it from two tabs at once: one interest is enough
+            db.session.rollback()
         log.info("user %s follows request %s (tmdb %s)", user.id, covering.id, tmdb_id)
         return Submitted(covering, "interest", f"Someone already asked for {title}. We will tell you too when "
                                                f"anything changes.")
+    followed_seasons: list[int] = []
     if chosen is not None and overlapping:
         taken = set().union(*(set(r.seasons or ()) for r in overlapping))
+        followed_seasons = sorted(n for n in chosen if n in taken)
         chosen = [n for n in chosen if n not in taken]
 
     units = len(chosen) if chosen else 1
@@ -306,26 +312,53 @@ def submit(user_id, media_type: str, tmdb_id, seasons=None, *, fallback_title: s
         forward_state=ForwardState.QUEUED,
     )
     db.session.add(row)
-    db.session.flush()
-    for other in overlapping:
-        _add_interest(other.id, user.id)
-    db.session.commit()
+    try:
+        db.session.flush()
+        for other in overlapping:
+            _add_interest(other.id, user.id)
+        db.session.commit()
+    except IntegrityError:
+        # Another tab saved the same request a moment ago: the database holds one active request per
+        # user, title and season set (uq_media_requests_one_active), so answer with that one.
+        db.session.rollback()
+        existing = _active_twin(user.id, media_type, tmdb_id, chosen)
+        if existing is None:
+            raise
+        log.info("user %s: concurrent duplicate of request %s refused by the database", user.id, existing.id)
+        return Submitted(existing, "existing", f"You already asked for {title}; here is that request.")
     log.info("request %s saved for user %s: %s %s seasons=%s", row.id, user.id, media_type, tmdb_id, chosen)
     request_id = row.id
     _enqueue_forward(request_id)
     row = db.session.get(MediaRequest, request_id, populate_existing=True)
-    return Submitted(row, "created", _submitted_message(row))
+    return Submitted(row, "created", _submitted_message(row, followed_seasons))
 
 
-def _submitted_message(row: MediaRequest) -> str:
+def _active_twin(user_id, media_type: str, tmdb_id: int, seasons) -> MediaRequest | None:
+    return db.session.scalar(db.select(MediaRequest).where(
+        MediaRequest.user_id == user_id, MediaRequest.media_type == media_type,
+        MediaRequest.tmdb_id == str(tmdb_id), MediaRequest.seasons_key == seasons_key(media_type, seasons),
+        MediaRequest.status.in_([s.value for s in ACTIVE_REQUEST_STATUSES])))
+
+
+def _submitted_message(row: MediaRequest, followed_seasons=()) -> str:
+    """What the person is told right after asking: true at the moment it is shown (the forward may be
+    running in the worker right now; the panel then keeps itself up to date)."""
+    if followed_seasons:
+        label = "Season" if len(followed_seasons) == 1 else "Seasons"
+        also = (f" {label} {', '.join(map(str, followed_seasons))} had already been asked for by someone else: "
+                f"you now follow that request too, and we will tell you when anything changes.")
+    else:
+        also = ""
     if row.forward_state == ForwardState.FAILED:
-        return row.forward_error or "Overseerr refused the request."
+        return (row.forward_error or "Overseerr refused the request.") + also
+    if row.forward_stalled:
+        return (f"{row.title} is saved, but Overseerr has not taken it yet: {row.forward_error} It is sent as "
+                f"soon as Overseerr answers.{also}")
     if row.is_waiting_for_overseerr:
-        return (f"{row.title} is saved. Overseerr can't be reached right now; it will be sent as soon as it "
-                f"answers.")
+        return f"{row.title} is requested. Saved; sending it to Overseerr…{also}"
     note = " It was sent under the admin's Overseerr account, because yours was not found." \
         if row.requested_as_admin else ""
-    return f"{row.title} is requested. We will tell you when it is ready.{note}"
+    return f"{row.title} is requested and sent to Overseerr. We will tell you when it is ready.{note}{also}"
 
 
 def _enqueue_forward(request_id) -> None:
@@ -397,7 +430,7 @@ def forward(request_id) -> str:
     except Unauthorized:
         return _wait(row, "Overseerr refused MediaNest's API key; an admin must check the Overseerr connection.")
     except Unreachable:
-        return _wait(row, "Overseerr can't be reached.")
+        return _wait(row, "Overseerr can't be reached right now.")
     except BadResponse as exc:
         if exc.status == 400:
             return _refused(row, f"Overseerr rejected the request ({_detail(exc)}).")

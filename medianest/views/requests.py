@@ -49,6 +49,14 @@ def index():
                                         filters=filters, args=request.args, followed=followed)
 
 
+@bp.get("/following")
+@limiter.exempt
+def following():
+    """"Also following", re-read while those requests move or after this user asked for something."""
+    return htmx.vary(make_response(render_template("requests/_following.html",
+                                                   followed=service.following(current_user.id))))
+
+
 @bp.post("/")
 @limiter.limit("30 per hour; 10 per minute")
 def create():
