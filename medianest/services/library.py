@@ -236,6 +236,9 @@ def discover(query: str, page: int = 1) -> dict:
     check_query(query)
     page = max(1, min(int(page), MAX_DISCOVER_PAGE))
     if not query:
+        overseerr = service_config.get("overseerr")
+        if overseerr is None or not overseerr.enabled:
+            _overseerr()  # says "Discover needs Overseerr" before anyone types
         return {"query": "", "results": [], "page": 1, "pages": 0, "total": 0}
 
     def load():

@@ -224,6 +224,21 @@ def monitored() -> list[str]:
     return [name for name in MONITORED if rows.get(name, name == "youtube")]
 
 
+CHECKLIST = {
+    "plex": "Plex sign-in for friends and family, and the library.",
+    "overseerr": "Discover and requests for films and series.",
+    "uptime-kuma": "Monitors on the dashboard.",
+}
+
+
+def setup_checklist() -> list[dict]:
+    """The outside services of a fresh install and whether each is connected (saved and switched on)."""
+    rows = dict(db.session.execute(db.select(ServiceConfig.service_name, ServiceConfig.enabled)
+                                   .where(ServiceConfig.service_name.in_(list(CHECKLIST)))).all())
+    return [{"name": name, "label": SPECS[name].label, "purpose": purpose, "saved": name in rows,
+             "connected": bool(rows.get(name))} for name, purpose in CHECKLIST.items()]
+
+
 def redact_url(url: str | None) -> str:
     """The URL without any user name or password in it (for re-rendering a refused form)."""
     if not url:

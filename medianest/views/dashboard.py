@@ -7,7 +7,7 @@ from flask import Blueprint, current_app
 
 from medianest import htmx
 from medianest.extensions import limiter
-from medianest.services import health
+from medianest.services import health, service_config
 
 bp = Blueprint("dashboard", __name__)
 
@@ -19,4 +19,4 @@ POLL_SECONDS = 15  # MEDIANEST_DASHBOARD_POLL_SECONDS overrides it (tests use 1)
 def index():
     poll = current_app.config.get("MEDIANEST_DASHBOARD_POLL_SECONDS", POLL_SECONDS)
     return htmx.render_page_or_fragment("dashboard/index.html", "dashboard/_panel.html", state=health.dashboard(),
-                                        poll_seconds=poll)
+                                        poll_seconds=poll, setup_checklist=service_config.setup_checklist)

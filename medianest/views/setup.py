@@ -29,7 +29,7 @@ def index():
         else:
             current_app.extensions.setdefault("medianest_setup", {})["admin_exists"] = True
             auth_sessions.start(user, ip=client_ip(), user_agent=request.user_agent.string)
-            flash("Welcome to MediaNest. Connect your services next.", "success")
+            flash("Welcome to MediaNest. Connect your services next under Admin → Services.", "success")
             return htmx.redirect(url_for("dashboard.index"))
         finally:
             first_run.release()
