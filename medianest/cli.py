@@ -104,6 +104,19 @@ def reset_link(email):
         click.echo("(MEDIANEST_BASE_URL is not set: put your MediaNest address in front of this path.)", err=True)
 
 
+@users_cli.command("unlock")
+@click.argument("email")
+def unlock(email):
+    """Clear the account's password sign-in lockouts (wrong passwords from any address)."""
+    from medianest.services import rate_limits
+
+    try:
+        user = rate_limits.unlock_sign_in(_user_by_email(email).id)
+    except ServiceError as err:
+        fail(err.message)
+    click.echo(f"{user.email}: password sign-in unlocked")
+
+
 # -- services ---------------------------------------------------------------------------------
 def _secret_option(value):
     """'-' reads the secret from standard input, so it stays out of shell history and process lists."""

@@ -103,6 +103,12 @@ def user_sign_out(user_id):
                 "Every browser of this account is signed out.")
 
 
+@bp.post("/users/<uuid:user_id>/unlock")
+def user_unlock(user_id):
+    return _act(user_id, lambda: rate_limits.unlock_sign_in(user_id),
+                "Password sign-in unlocked: earlier wrong passwords no longer count.")
+
+
 @bp.post("/users/<uuid:user_id>/reset-link")
 def user_reset_link(user_id):
     _user_or_404(user_id)

@@ -20,7 +20,21 @@ from medianest.extensions import limiter, login_manager
 from medianest.forms import ChangePasswordForm, LoginForm, PlexSignInForm, ResetPasswordForm
 from medianest.security import client_ip
 from medianest.services import ServiceError, auth_sessions, plex_auth, remember, users
-from medianest.services.rate_limits import PASSWORD_ATTEMPTS, PLEX_CHECK, SIGN_IN, account_key, failed, ip_key
+from medianest.services.rate_limits import (
+    ACCOUNT_ATTEMPTS,
+    DEVICE_COOKIE,
+    DEVICE_MAX_AGE,
+    PASSWORD_ATTEMPTS,
+    PLEX_CHECK,
+    SIGN_IN,
+    account_key,
+    device_cookie,
+    failed,
+    ip_key,
+    known_device,
+    sign_in_account_key,
+    sign_in_key,
+)
 from medianest.views.forms import form_error_response, safe_next, same_site_path
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -153,7 +167,9 @@ def _login_page(form=None, *, status: int = 200, plex_error: str | None = None):
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(SIGN_IN, key_func=ip_key, methods=["POST"])
-@limiter.limit(PASSWORD_ATTEMPTS, key_func=account_key, methods=["POST"], deduct_when=failed)
+@limiter.limit(PASSWORD_ATTEMPTS, key_func=sign_in_key, methods=["POST"], deduct_when=failed)
+@limiter.limit(ACCOUNT_ATTEMPTS, key_func=sign_in_account_key, methods=["POST"], deduct_when=failed,
+               exempt_when=known_device)
 def login():
     if current_user.is_authenticated:
         return htmx.redirect(url_for("dashboard.index"))
@@ -165,10 +181,18 @@ def login():
             form.password.errors.append(err.message)
         else:
             _sign_in(user, remember_me=bool(form.remember.data))
-            return htmx.redirect(safe_next(request.args.get("next")) or url_for("dashboard.index"))
+            return _known_device_cookie(htmx.redirect(safe_next(request.args.get("next")) or url_for("dashboard.index")),
+                                        user)
     if request.method == "POST":
         return _login_page(form, status=422)
     return _login_page(form)
+
+
+def _known_device_cookie(response, user):
+    """Remember that this browser signed in to this account: it keeps signing in while others are locked out."""
+    response.set_cookie(DEVICE_COOKIE, device_cookie(user.id), max_age=DEVICE_MAX_AGE, path=url_for("auth.login"),
+                        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")), httponly=True, samesite="Lax")
+    return response
 
 
 def sign_out_this_browser():
