@@ -42,6 +42,9 @@ def create_app(config: Config | dict | str | None = None) -> Flask:
     )
     app.config.update(settings)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    # Browsers ask for /favicon.ico whatever a page links: the static endpoint serves it (public, cached).
+    app.add_url_rule("/favicon.ico", endpoint="static", view_func=app.view_functions["static"],
+                     defaults={"filename": "favicon.ico"})
 
     if app.config["MEDIANEST_TRUSTED_PROXIES"]:
         n = app.config["MEDIANEST_TRUSTED_PROXIES"]

@@ -60,3 +60,23 @@ def test_log_lines_stay_out_of_command_output(tmp_path):
     assert " INFO " not in result.stdout
     shown = flask("services", "show", "youtube", instance=tmp_path, DATABASE_URL=db_url)
     assert "  per_hour: 7" in shown.stdout.splitlines() and " INFO " not in shown.stdout
+
+
+def test_the_readme_lists_every_command(app):
+    import re
+
+    import click
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme[readme.index("## Command line"):]
+    lines = block[:block.index("## ", 5)].splitlines()
+    missing = []
+    for name, command in app.cli.commands.items():
+        if name == "limiter":  # Flask-Limiter's own maintenance commands
+            continue
+        subcommands = command.commands if isinstance(command, click.Group) else {"": None}
+        for sub in subcommands:
+            pattern = re.compile(rf"(?<![\w-]){re.escape(sub)}(?![\w-])")
+            if not any(line.startswith(f"flask {name}") and pattern.search(line) for line in lines):
+                missing.append(f"flask {name} {sub}".strip())
+    assert not missing, missing

@@ -16,6 +16,12 @@ from medianest.views.admin import bp
 from medianest.views.forms import form_error_response
 
 
+def _number(low, high, step=None) -> dict:
+    """A number keyboard on phones; the service still validates (and words) every value."""
+    attrs = {"type": "number", "min": f"{low:g}", "max": f"{high:g}", "inputmode": "decimal" if step else "numeric"}
+    return attrs | ({"step": step} if step else {})
+
+
 class ServiceForm(FlaskForm):
     enabled = BooleanField("Watch and use this service", default=True)
 
@@ -24,7 +30,8 @@ class PlexForm(ServiceForm):
     url = StringField("Server URL", validators=[Optional(), Length(max=2000)])
     secret = PasswordField("Plex token", validators=[Optional(), Length(max=1024)])
     clear_secret = BooleanField("Remove the stored token")
-    library_section = StringField("Library section for YouTube downloads", validators=[Optional(), Length(max=20)])
+    library_section = StringField("Library section for YouTube downloads", validators=[Optional(), Length(max=20)],
+                                  render_kw=_number(1, 999999999))
     path_map = StringField("Path map (LOCAL=PLEX)", validators=[Optional(), Length(max=2000)])
 
 
@@ -46,10 +53,14 @@ class UptimeKumaForm(ServiceForm):
 
 class YoutubeForm(ServiceForm):
     allowed_hosts = TextAreaField("Allowed hosts", validators=[Optional(), Length(max=5000)])
-    max_concurrent = StringField("Downloads at once", validators=[Optional(), Length(max=20)])
-    per_hour = StringField("Downloads per user per hour", validators=[Optional(), Length(max=20)])
-    quota_gb = StringField("Storage quota per user (GB)", validators=[Optional(), Length(max=20)])
-    max_playlist_entries = StringField("Videos per playlist", validators=[Optional(), Length(max=20)])
+    max_concurrent = StringField("Downloads at once", validators=[Optional(), Length(max=20)],
+                                 render_kw=_number(*service_config.YOUTUBE_LIMITS["max_concurrent"][2:]))
+    per_hour = StringField("Downloads per user per hour", validators=[Optional(), Length(max=20)],
+                           render_kw=_number(*service_config.YOUTUBE_LIMITS["per_hour"][2:]))
+    quota_gb = StringField("Storage quota per user (GB)", validators=[Optional(), Length(max=20)],
+                           render_kw=_number(*service_config.YOUTUBE_LIMITS["quota_gb"][2:], step="any"))
+    max_playlist_entries = StringField("Videos per playlist", validators=[Optional(), Length(max=20)],
+                                       render_kw=_number(*service_config.YOUTUBE_LIMITS["max_playlist_entries"][2:]))
 
 
 FORMS = {"plex": PlexForm, "overseerr": OverseerrForm, "uptime-kuma": UptimeKumaForm, "youtube": YoutubeForm}

@@ -5,6 +5,7 @@ import os
 import threading
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from werkzeug.serving import make_server
 
 from tests.fakes.base import free_port
@@ -64,18 +65,71 @@ def live_server(live_app, live_server_for):
     return live_server_for(live_app)
 
 
+def _alive(browser) -> bool:
+    """A crashed Chromium may still look connected until the driver hears of it: ask it for a context."""
+    if not browser.is_connected():
+        return False
+    try:
+        browser.new_context().close()
+    except PlaywrightError:
+        return False
+    return True
+
+
+def close_everything(browser):
+    """Close every page and context a test left open, so nothing piles up over a long run."""
+    for context in list(browser.contexts):
+        for page in list(context.pages):
+            try:
+                page.close()
+            except PlaywrightError:
+                pass
+        try:
+            context.close()
+        except PlaywrightError:
+            pass
+
+
+@pytest.fixture(scope="session")
+def _chromium(launch_browser):
+    """The run's Chromium, shared by the tests; `browser` relaunches it when it died. (Asking for
+    launch_browser keeps Playwright running until this closes the browser.)"""
+    holder = {}
+    yield holder
+    if holder.get("browser") is not None and holder["browser"].is_connected():
+        holder["browser"].close()
+
+
+@pytest.fixture
+def browser(_chromium, launch_browser):
+    """Overrides pytest-playwright's session browser: a crash costs one test, not every later one."""
+    current = _chromium.get("browser")
+    if current is None or not _alive(current):
+        current = _chromium["browser"] = launch_browser()
+    yield current
+    if current.is_connected():
+        close_everything(current)
+
+
+def _closing(context):
+    try:
+        context.close()
+    except PlaywrightError:  # the browser died during the test; the next one gets a fresh one
+        pass
+
+
 @pytest.fixture
 def phone(browser):
     context = browser.new_context(**PHONE)
     yield context.new_page()
-    context.close()
+    _closing(context)
 
 
 @pytest.fixture
 def desktop(browser):
     context = browser.new_context(**DESKTOP)
     yield context.new_page()
-    context.close()
+    _closing(context)
 
 
 def no_horizontal_scroll(page) -> bool:
