@@ -6,8 +6,10 @@ at once instead of asking again, so a hanging service costs one slow request per
 thread per view. After the interval one request is let through as a probe (half-open, guarded by a
 set-if-absent lock); its success closes the breaker, its failure opens it for another interval.
 
-Within one process at most MAX_IN_FLIGHT calls per service run at the same time: a burst of views on a
-cold cache cannot tie up every thread while the first call is still finding out that the service hangs.
+Within one process at most MAX_IN_FLIGHT page calls per service run at the same time: a burst of views
+on a cold cache cannot tie up every thread while the first call is still finding out that the service
+hangs. Image proxies share the service's open/closed state but not that limit (a page of posters loads
+many at once, and only pages that rendered, so from a service that answered, ask for them).
 Cache trouble never blocks a call: a breaker that cannot be read is closed. app.config may set
 MEDIANEST_BREAKER_SECONDS (default 30).
 """
@@ -113,8 +115,9 @@ def _slot(service: str) -> threading.BoundedSemaphore:
 class Breaker:
     """What HttpClient.request calls through (client.breaker): `call(service, fn)` runs fn or refuses at once."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, *, limit: bool = True):
         self.name = name
+        self.limit = limit
 
     def call(self, service: str, fn: Callable):
         found = state(self.name)
@@ -123,8 +126,8 @@ class Breaker:
             if found.get("until", 0) > time.time() or not _take_probe(self.name):
                 raise CircuitOpen(f"{service}: not answering right now (not asked again for a moment)")
             probing = True
-        slot = _slot(self.name)
-        if not slot.acquire(timeout=SLOT_WAIT):
+        slot = _slot(self.name) if self.limit else None
+        if slot is not None and not slot.acquire(timeout=SLOT_WAIT):
             if probing:
                 _release_probe(self.name)
             raise CircuitOpen(f"{service}: busy with slow calls right now")
@@ -141,15 +144,17 @@ class Breaker:
                 _release_probe(self.name)
             raise
         finally:
-            slot.release()
+            if slot is not None:
+                slot.release()
         if probing:
             reset(self.name)
             log.info("%s answers again", self.name)
         return result
 
 
-def guard(client, name: str):
-    """Attach the shared breaker of service `name` to a client (None passes through)."""
+def guard(client, name: str, *, limit: bool = True):
+    """Attach the shared breaker of service `name` to a client (None passes through); limit=False for
+    image fetches (no in-flight limit)."""
     if client is not None:
-        client.breaker = Breaker(name)
+        client.breaker = Breaker(name, limit=limit)
     return client

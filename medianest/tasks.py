@@ -123,11 +123,22 @@ def youtube_plex_forget(collection_id: str | None, plex_folder: str | None):
     return plex_collections.forget(collection_id, plex_folder)
 
 
-@app_periodic_task(crontab(minute="*/2"))
-def youtube_reaper():
-    """Every two minutes: downloads whose worker died or whose job was lost are queued again (or failed)."""
+@app_task(retries=0)
+def youtube_reap():
+    """Downloads whose worker died (heartbeat late) or whose job was lost are queued again (or failed)."""
     from medianest.services import youtube
 
+    return youtube.reap()
+
+
+@app_periodic_task(crontab(minute="*"))
+def youtube_reaper():
+    """Every minute, and again every REAP_EVERY seconds within it (crontab's finest step is a minute), so a
+    download whose worker died is queued again within STALE_AFTER + REAP_EVERY seconds."""
+    from medianest.services import youtube
+
+    for delay in range(youtube.REAP_EVERY, 60, youtube.REAP_EVERY):
+        youtube_reap.schedule(delay=delay)
     return youtube.reap()
 
 

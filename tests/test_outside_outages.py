@@ -15,8 +15,11 @@ import requests
 from werkzeug.serving import make_server
 
 from medianest import breaker
+from medianest.services import service_config
 from tests.conftest import HX, TEST_REDIS_URL
+from tests.factories import make_user
 from tests.fakes.base import free_port
+from tests.fakes.plex import ADMIN_TOKEN, MACHINE_ID
 from tests.requests_support import connect_overseerr, connect_plex, ovs, people  # noqa: F401  (fixtures)
 from tests.support import wait_for
 
@@ -196,3 +199,17 @@ def test_only_a_real_404_is_not_found(app, auth, people, ovs):  # noqa: F811
     with app.app_context():
         assert not breaker.is_open("overseerr")
 
+
+
+# -- plex.tv during sign-in ---------------------------------------------------------------------------
+@pytest.mark.parametrize("fault", ["hang", "503"])
+def test_plex_tv_failing_during_sign_in_answers_quickly_as_an_outage(make_app, fake_plextv, fake_plex, fault):
+    app = make_app(MEDIANEST_PLEX_TV_URL=fake_plextv.url, MEDIANEST_PLEX_APP_URL=fake_plextv.url + "/auth")
+    make_user(app, email="admin@example.com", role="ADMIN")
+    with app.app_context():
+        service_config.save("plex", url=fake_plex.url, secret_value=ADMIN_TOKEN,
+                            settings={"machine_identifier": MACHINE_ID})
+    fake_plextv.hang() if fault == "hang" else fake_plextv.fail(503)
+    visitor = app.test_client()
+    resp = visitor.post("/auth/plex", headers=HX)  # the default (web) timeouts: ~3 s, not 5 or 10
+    assert resp.status_code == 503 and b"plex.tv is not answering right now" in resp.data

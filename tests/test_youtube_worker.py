@@ -20,8 +20,7 @@ from medianest.models.youtube import YoutubeDownload
 from medianest.services import youtube as service
 from medianest.timeutil import utcnow
 from medianest.worker import huey
-from tests.conftest import TEST_REDIS_URL
-from tests.factories import make_user
+from tests.conftest import HX, TEST_REDIS_URL
 from tests.test_youtube_service import YT_CONFIG, leftovers, root_of, row_of, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,8 +80,7 @@ def app(make_app):
 
 
 def test_a_killed_worker_is_reaped_and_the_download_finishes_on_restart(app, redis_queue, consumers, fake_media,
-                                                                         tmp_path):
-    user = make_user(app)
+                                                                         tmp_path, auth, user):
     fake_media.slow_size, fake_media.slow_rate = 1_500_000, 300_000  # about 5 s per attempt
     url = fake_media.add_video("worker-clip", slow=True)
     with app.app_context():
@@ -101,13 +99,18 @@ def test_a_killed_worker_is_reaped_and_the_download_finishes_on_restart(app, red
     first.wait(timeout=10)
     wait_for(lambda: utcnow() - row_of(app, did).updated_at > timedelta(seconds=1), timeout=30, interval=0.1)
     assert row_of(app, did).status == "downloading"  # nobody told the database
+    owner = auth.login_as(user)
+    stopped = owner.get(f"/youtube/{did}/status", headers=HX).data  # the heartbeat is late: no frozen bar
+    assert b"Restarting: the worker stopped" in stopped and b"yt-percent" not in stopped
+    cut_at = max(p.stat().st_size for p in leftovers(root_of(app)))
 
     with app.app_context():
         counts = service.reap(stale_after=1)
     assert counts["requeued"] == 1
     row = row_of(app, did)
-    assert row.status == "queued" and "worker stopped" in row.error
-    assert leftovers(root_of(app)) == []  # the dead job's partial file is gone
+    assert row.status == "queued" and row.error.startswith("Restarting: the worker stopped")
+    assert b"Restarting: the worker stopped" in owner.get(f"/youtube/{did}/status", headers=HX).data
+    assert leftovers(root_of(app))  # the dead job's partial file is kept for the next attempt
     with app.app_context():
         assert row.task_id in {t.id for t in huey.pending()}
 
@@ -116,6 +119,8 @@ def test_a_killed_worker_is_reaped_and_the_download_finishes_on_restart(app, red
     row = row_of(app, did)
     logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(tmp_path.glob("consumer-*.log")))
     assert (row.status, row.attempts, row.error) == ("completed", 2, None), logs
+    resumed = fake_media.seen("/slow/")[-1].headers.get("Range", "")  # the second attempt continued the file
+    assert resumed.startswith("bytes=") and int(resumed[6:].split("-")[0]) >= cut_at > 0, resumed
     [path] = row.file_paths
     assert Path(path).is_file() and Path(path).stat().st_size == 1_500_000
     assert Path(path).resolve().is_relative_to((root_of(app) / str(user.id)).resolve())

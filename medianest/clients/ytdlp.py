@@ -585,11 +585,13 @@ class YtDlpClient:
                  archive_ids: Iterable[str] = (), on_progress: Callable[[ProgressEvent], None] | None = None,
                  should_cancel: Callable[[], bool] | None = None, max_filesize: int | None = None,
                  max_entries: int = DEFAULT_MAX_ENTRIES, temp_dir: Path | None = None,
-                 listing: dict | None = None) -> DownloadResult:
+                 keep_partial: bool = False, listing: dict | None = None) -> DownloadResult:
         """Download a video or every entry of a playlist into work_dir as "<title> [<id>].<ext>".
 
         Entries whose id is in archive_ids are skipped (archive_ids is not modified). Partial files go to
-        a private folder under temp_dir (default: work_dir), removed when the call ends, whatever happens.
+        a private folder under temp_dir (default: work_dir), removed when the call ends, whatever happens;
+        with keep_partial the folder is always the same one and is left for the caller to remove, so a
+        later call for the same download continues its .part files (yt-dlp's continuedl, HTTP ranges).
         listing: `Preview.listing` from a preview() of this same URL; the URL is then not listed again
         (a listing that does not have the expected shape is ignored and the URL listed).
         Raises Cancelled (with the finished part), PermanentError / TransientError when the URL cannot be
@@ -604,7 +606,11 @@ class YtDlpClient:
         work_dir.mkdir(parents=True, exist_ok=True)
         scratch_root = Path(temp_dir).resolve() if temp_dir else work_dir
         scratch_root.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=".medianest-partial-", dir=scratch_root))
+        if keep_partial:
+            scratch = scratch_root / ".medianest-partial"
+            scratch.mkdir(exist_ok=True)
+        else:
+            scratch = Path(tempfile.mkdtemp(prefix=".medianest-partial-", dir=scratch_root))
         archive = {str(i) for i in archive_ids}
         run = _Run(count=1, archive_ids=archive, on_progress=on_progress, should_cancel=should_cancel,
                    max_filesize=max_filesize)
@@ -625,7 +631,8 @@ class YtDlpClient:
         except DownloadCancelled:
             raise Cancelled(result) from None
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            if not keep_partial:
+                shutil.rmtree(scratch, ignore_errors=True)
         return result
 
     # -- internals -------------------------------------------------------------
@@ -685,6 +692,7 @@ class YtDlpClient:
             "postprocessors": _postprocessors(quality, container),
             "progress_hooks": [run.progress_hook],
             "match_filter": run.match_filter,
+            "continuedl": True, "nopart": False,  # a .part left by a killed worker is continued, not restarted
         }
         if quality == "audio":
             params.pop("merge_output_format")

@@ -78,8 +78,8 @@ def plex_connected() -> bool:
 PLEX_DOWN = "Plex is not answering right now, so the library can't be reached. Try again in a moment."
 
 
-def _plex():
-    client = breaker.guard(service_config.plex_client(timeout=WEB_TIMEOUT), "plex")
+def _plex(*, limit: bool = True):
+    client = breaker.guard(service_config.plex_client(timeout=WEB_TIMEOUT), "plex", limit=limit)
     if client is None:
         raise ServiceError("Plex is not connected yet. An admin can connect it under Admin → Services.", status=503)
     return client
@@ -178,7 +178,7 @@ def plex_image(path: str, width: int | None = None) -> tuple[bytes, str]:
     """A Plex poster or artwork. ValueError unless `path` is a Plex image path; ServiceError when Plex fails."""
     if width is not None:
         width = min(PLEX_IMAGE_WIDTHS, key=lambda w: abs(w - int(width)))
-    client = _plex()
+    client = _plex(limit=False)
     try:
         return _raster(client.fetch_image(path, width=width))
     except ValueError:
@@ -194,7 +194,7 @@ def poster(size: str, filename: str) -> tuple[bytes, str]:
     """A TMDB poster by size and file name (ValueError for anything else)."""
     base = current_app.config.get("MEDIANEST_TMDB_IMAGE_URL") or TMDB_IMAGE_URL
     try:
-        return _raster(breaker.guard(TmdbImages(base, timeout=WEB_TIMEOUT), "tmdb").poster(size, filename))
+        return _raster(breaker.guard(TmdbImages(base, timeout=WEB_TIMEOUT), "tmdb", limit=False).poster(size, filename))
     except ValueError:
         raise
     except NotFound:

@@ -116,7 +116,8 @@ def _client():
 
 def _client_error(exc: ClientError) -> PlexSignInError:
     log.warning("plex sign-in: plex.tv call failed (%s)", exc.message)
-    return error("unreachable" if isinstance(exc, Unreachable) else "bad_answer")
+    outage = isinstance(exc, Unreachable) or (exc.status or 0) >= 500  # plex.tv down is not a strange answer
+    return error("unreachable" if outage else "bad_answer")
 
 
 # -- the PIN flow -------------------------------------------------------------------------------

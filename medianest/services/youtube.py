@@ -16,8 +16,11 @@ Settings read from app.config (all optional):
     MEDIANEST_YTDLP_SOCKET_TIMEOUT (20 s), MEDIANEST_YTDLP_RETRIES (3: yt-dlp's own HTTP retries),
     MEDIANEST_YOUTUBE_PREVIEW_TIMEOUT (10 s), MEDIANEST_YOUTUBE_RETRY_DELAY (30 s, doubled per attempt),
     MEDIANEST_YOUTUBE_PROGRESS_INTERVAL (0.5 s), MEDIANEST_YOUTUBE_HEARTBEAT (10 s),
-    MEDIANEST_YOUTUBE_STALE_AFTER (90 s: a `downloading` row without a heartbeat for that long has no
-    live task), MEDIANEST_YOUTUBE_DEFER_DELAY (15 s: wait when the user is at the concurrency limit).
+    MEDIANEST_YOUTUBE_STALE_AFTER (40 s: a `downloading` row without a heartbeat for that long has no
+    live task; the reaper runs every 15 s, so a dead worker's download is queued again within a minute),
+    MEDIANEST_YOUTUBE_DEFER_DELAY (15 s: wait when the user is at the concurrency limit).
+A download queued again after its worker died (or after a transient error) keeps its partial files in
+its scratch folder, and yt-dlp continues them where the server allows it (HTTP range requests).
 Test-only (never read from the environment):
     MEDIANEST_YTDLP_EXTRA_EXTRACTORS (yt-dlp extractors added ahead of the built-ins),
     MEDIANEST_YOUTUBE_THREADED_JOBS (run jobs in a thread of this process instead of the Huey queue,
@@ -607,6 +610,7 @@ def run_download(download_id) -> str:
     job = _Job(row, settings)
     beat = _Heartbeat(db.engine, did, float(_cfg("MEDIANEST_YOUTUBE_HEARTBEAT", 10)))
     beat.start()
+    outcome = None
     try:
         outcome = job.run()
     except Exception:
@@ -615,7 +619,8 @@ def run_download(download_id) -> str:
         raise
     finally:
         beat.stop()
-        shutil.rmtree(temp_dir(did), ignore_errors=True)
+        if outcome is None or outcome.retry_in is None:  # a retry continues the partial files
+            shutil.rmtree(temp_dir(did), ignore_errors=True)
     log.info("download %s: %s (%d progress writes)", did, outcome.status, job.writes)
     _after(did, row.user_id, outcome)
     return outcome.status
@@ -670,6 +675,20 @@ def _after(did: uuid.UUID, user_id, outcome: Outcome) -> None:
     if outcome.disk_full:
         notifications.notify_admins("Download disk is full", "A YouTube download stopped because the download "
                                     "folder's disk is full.", type="error", metadata={"download_id": str(did)})
+
+
+STALE_AFTER = 40  # seconds without a heartbeat (four missed beats) before the reaper requeues a download
+REAP_EVERY = 15  # seconds between reaper runs (tasks.youtube_reaper): requeued within STALE_AFTER + REAP_EVERY
+WORKER_STOPPED = "Restarting: the worker stopped."
+
+
+def worker_stopped(row: YoutubeDownload) -> bool:
+    """A `downloading` row whose heartbeat is late (2.5 beats): its worker most likely died, and the reaper
+    will queue it again; the page says so instead of showing a frozen progress bar."""
+    if row.status != DownloadStatus.DOWNLOADING or row.updated_at is None:
+        return False
+    late = 2.5 * float(_cfg("MEDIANEST_YOUTUBE_HEARTBEAT", 10))
+    return utcnow() - row.updated_at > timedelta(seconds=late)
 
 
 class _Heartbeat(threading.Thread):
@@ -736,7 +755,7 @@ class _Job:
                 self.row.playlist_url, work_dir=work_dir, quality=self.row.quality, container=self.row.container,
                 archive_ids=archive_ids(self.user_id), on_progress=self.on_progress, should_cancel=self.should_cancel,
                 max_filesize=self.quota_remaining or None, max_entries=self.settings.max_playlist_entries,
-                temp_dir=temp_dir(self.id), listing=listing)
+                temp_dir=temp_dir(self.id), keep_partial=True, listing=listing)
         except Cancelled as stop:
             self._record(stop.result)
             if self.quota_hit:
@@ -961,7 +980,6 @@ class _Job:
             return self._fail(f"{reason} (gave up after {attempts} attempts)")
         base = float(_cfg("MEDIANEST_YOUTUBE_RETRY_DELAY", 30))
         delay = RATE_LIMITED_DELAY if err.rate_limited else base * 2 ** (attempts - 1)
-        shutil.rmtree(temp_dir(self.id), ignore_errors=True)
         row = self.row = db.session.get(_YD, self.id, populate_existing=True)
         row.status = DownloadStatus.QUEUED
         row.error = clean_text(f"Attempt {attempts} of {MAX_ATTEMPTS} failed: {reason} Trying again in "
@@ -1014,7 +1032,7 @@ def reap(*, stale_after: float | None = None, queued_grace: float | None = None)
     """Rows that claim to be running or queued without a live job: a `downloading` row whose heartbeat
     stopped (worker killed) is queued again (or failed after MAX_ATTEMPTS); a `queued` row whose task is
     in no queue (Redis restarted) is enqueued again. Leftover partial files are removed."""
-    stale_after = float(_cfg("MEDIANEST_YOUTUBE_STALE_AFTER", 90) if stale_after is None else stale_after)
+    stale_after = float(_cfg("MEDIANEST_YOUTUBE_STALE_AFTER", STALE_AFTER) if stale_after is None else stale_after)
     queued_grace = max(stale_after, 60.0) if queued_grace is None else float(queued_grace)
     now = utcnow()
     counts = {"requeued": 0, "failed": 0, "cancelled": 0, "enqueued": 0}
@@ -1022,7 +1040,6 @@ def reap(*, stale_after: float | None = None, queued_grace: float | None = None)
         _YD.status == DownloadStatus.DOWNLOADING, _YD.updated_at < now - timedelta(seconds=stale_after))).all()
     to_enqueue = []
     for row in stale:
-        shutil.rmtree(temp_dir(row.id), ignore_errors=True)
         row.progress = None
         row.updated_at = now
         row.entries = [{**e, "state": EntryState.QUEUED.value} if e.get("state") == EntryState.DOWNLOADING else e
@@ -1036,9 +1053,11 @@ def reap(*, stale_after: float | None = None, queued_grace: float | None = None)
             counts["failed"] += 1
         else:
             row.status = DownloadStatus.QUEUED
-            row.error = "The worker stopped during the download; it was queued again."
+            row.error = WORKER_STOPPED + " It continues where it stopped."
             to_enqueue.append(row.id)
             counts["requeued"] += 1
+        if row.status != DownloadStatus.QUEUED:
+            shutil.rmtree(temp_dir(row.id), ignore_errors=True)
         log.warning("reaper: download %s had no live task; now %s", row.id, row.status)
     db.session.commit()
     for did in to_enqueue:
@@ -1059,14 +1078,16 @@ def reap(*, stale_after: float | None = None, queued_grace: float | None = None)
 
 
 def clean_partial_files() -> int:
-    """Remove scratch folders of downloads that are not running (failed, cancelled, deleted, killed)."""
+    """Remove scratch folders of downloads that are not running or queued (failed, cancelled, deleted, done):
+    a queued download continues its partial files."""
     scratch = download_root() / TEMP_FOLDER
     if not scratch.is_dir():
         return 0
     folders = [p for p in scratch.iterdir()]
     ids = {p: as_uuid(p.name) for p in folders}
     running = set(db.session.scalars(sa.select(_YD.id).where(
-        _YD.status == DownloadStatus.DOWNLOADING, _YD.id.in_([i for i in ids.values() if i]))).all()) if ids else set()
+        _YD.status.in_([DownloadStatus.DOWNLOADING, DownloadStatus.QUEUED]),
+        _YD.id.in_([i for i in ids.values() if i]))).all()) if ids else set()
     removed = 0
     for path, did in ids.items():
         if did is not None and did in running:

@@ -69,6 +69,11 @@ def yt_speed(value):
     return f"{service.human_size(value)}/s" if value else "—"
 
 
+@bp.app_template_test("worker_stopped")
+def worker_stopped(row):
+    return service.worker_stopped(row)
+
+
 @bp.app_template_filter("yt_eta")
 def yt_eta(value):
     if value is None:

@@ -3,6 +3,7 @@
 Routes:
     /v/<name>.mp4          a registered clip, with Content-Length and Range support
     /slow/<name>.mp4       the same clip padded to `slow_size` bytes, dribbled at `slow_rate` bytes/s
+                           (a "Range: bytes=N-" request gets 206 and the rest from N)
     /missing/<name>.mp4    always 404 (a broken playlist entry)
     /garbage/<name>.mp4    200 text/html that is not media
     /playlist/<name>.html  a page with one <video> tag per entry: a playlist to yt-dlp's generic
@@ -160,13 +161,18 @@ class FakeMediaServer(FakeServer):
         if data is None:
             return Response("no such video", status=404)
         if kind == "slow":
-            return self._dribble(data)
+            return self._dribble(data, request)
         resp = Response(data, content_type="video/mp4")
         resp.make_conditional(request, accept_ranges=True, complete_length=len(data))
         return resp
 
-    def _dribble(self, data: bytes) -> Response:
+    def _dribble(self, data: bytes, request: Request) -> Response:
         body = data.ljust(max(self.slow_size, len(data)), b"\0")
+        whole, status, headers = len(body), 200, {"Accept-Ranges": "bytes"}
+        wanted = request.range.range_for_length(whole) if request.range else None
+        if wanted is not None:  # "bytes=N-": a client continuing a partial file
+            status, headers["Content-Range"] = 206, f"bytes {wanted[0]}-{wanted[1] - 1}/{whole}"
+            body = body[wanted[0]:wanted[1]]
         rate = max(1, int(self.slow_rate))
         tick = 0.05
         chunk = max(1, int(rate * tick))
@@ -179,8 +185,8 @@ class FakeMediaServer(FakeServer):
                 yield body[start:start + chunk]
                 time.sleep(tick)
 
-        return Response(generate(), content_type="video/mp4", headers={"Content-Length": str(len(body))},
-                        direct_passthrough=True)
+        return Response(generate(), status=status, content_type="video/mp4",
+                        headers={**headers, "Content-Length": str(len(body))}, direct_passthrough=True)
 
     def _playlist_html(self, playlist: FakePlaylist) -> Response:
         videos = "\n".join(
