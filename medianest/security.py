@@ -89,6 +89,40 @@ def refuse_odd_input():
         abort(400)
 
 
+def limits_before_csrf(app):
+    """Make rate limits apply before the CSRF check, so a flood of token-less POSTs is limited like any other.
+
+    Flask-WTF's check is a before_request hook registered before Flask-Limiter's, and a route's own limits
+    (`@limiter.limit`) are only checked when its view runs, which a refused CSRF token never reaches. So the
+    CSRF hook moves behind the limiter's hook, and when it refuses a request (or its body is too large to
+    read) the route's own limits are checked first: over a limit, the answer is 429, not 400.
+    """
+    from flask_wtf.csrf import CSRFError
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    from medianest.extensions import limiter
+
+    hooks = app.before_request_funcs.setdefault(None, [])
+    csrf_hook = next((f for f in hooks if getattr(f, "__name__", "") == "csrf_protect"), None)
+    limiter_hook = next((f for f in hooks if getattr(f, "__func__", None) is type(limiter)._check_request_limit), None)
+    if csrf_hook is None or limiter_hook is None:
+        return
+
+    def csrf_after_rate_limits():
+        try:
+            return csrf_hook()
+        except (CSRFError, RequestEntityTooLarge):
+            try:
+                limiter._check_request_limit(in_middleware=False)
+            except RequestEntityTooLarge:  # a limit keyed by a form field of a body too large to read
+                pass
+            raise
+
+    hooks.remove(csrf_hook)
+    hooks.insert(hooks.index(limiter_hook) + 1, csrf_after_rate_limits)
+
+
 def init_app(app):
     app.before_request(refuse_odd_input)
     app.after_request(set_security_headers)
+    limits_before_csrf(app)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -14,10 +15,32 @@ WEB_TIMEOUT = (1.05, 3)  # calls made while a person waits for the page
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
 
+# "X-Api-Key=abc", "X-Plex-Token: abc", '"apiKey": "abc"', "Authorization: Bearer abc", "?token=abc": the value goes.
+_SECRET_FIELD = re.compile(
+    r"(?i)\b(x-api-key|x-plex-token|api[_-]?key|access[_-]?token|auth[_-]?token|token|authorization|password|secret)"
+    r"(\"?\s*[=:]\s*\"?)((?:bearer|basic)\s+)?[^\s&,;\"'<>)\]}]+")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def scrub(text, secrets=(), limit: int | None = None, *, one_line: bool = True) -> str:
+    """Text from (or about) an outside system made safe to show or log: every known secret and every
+    key=value that looks like a credential is replaced *before* the text is cut to `limit`, so no prefix of a
+    secret survives the cut."""
+    text = str(text or "")
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    text = _SECRET_FIELD.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
+    if one_line:
+        text = _CONTROL_CHARS.sub(" ", text)
+    return text[:limit] if limit is not None else text
+
+
 class ClientError(Exception):
     """An outside system did not answer as expected. Messages never contain secrets."""
 
     def __init__(self, message: str, *, status: int | None = None):
+        message = scrub(message)
         super().__init__(message)
         self.message = message
         self.status = status

@@ -22,6 +22,7 @@ from .base import (
     NotFound,
     Response,
     Unauthorized,
+    scrub,
     validate_base_url,
 )
 
@@ -503,8 +504,7 @@ class OverseerrClient(HttpClient):
 
     # -- plumbing ------------------------------------------------------------
     def _scrub(self, text: str) -> str:
-        text = re.sub(r"[\x00-\x1f\x7f]+", " ", text)[:200]
-        return text.replace(self._api_key, "[redacted]") if self._api_key else text
+        return scrub(text, [self._api_key], limit=200)  # the key goes first, then the cut
 
     @staticmethod
     def _json_or_none(resp: Response):

@@ -9,12 +9,14 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from medianest import htmx
 from medianest.crypto import CryptoError
+from medianest.security import client_ip
 from medianest.services import errors as error_log
 
 log = logging.getLogger(__name__)
 
-# Client errors worth an error_logs row (404s and 401s are noise; 429s are recorded in rate_limits instead).
-LOGGED_CLIENT_ERRORS = {400, 403, 405, 413, 422}
+# Client errors are counted per address and minute in error_logs (services/errors.py), never a row each;
+# 401 is every signed-out visit. 429s are also recorded in rate_limits.
+UNCOUNTED_CLIENT_ERRORS = {401}
 MESSAGES = {
     400: "The request could not be understood.",
     401: "Please sign in.",
@@ -55,10 +57,11 @@ def handle_http(exc: HTTPException):
     if isinstance(exc, CSRFError):
         message = "Your form expired or was sent from elsewhere. Reload the page and try again."
     code = "csrf_failed" if isinstance(exc, CSRFError) else exc.name.lower().replace(" ", "_")
+    if 400 <= status < 500 and status not in UNCOUNTED_CLIENT_ERRORS:
+        error_log.count_client_error(error_code=code, message=str(exc.description or message), status_code=status,
+                                     address=client_ip())
     if status == 429:
         return too_many_requests(exc, code)
-    if status in LOGGED_CLIENT_ERRORS:
-        error_log.record(error_code=code, message=str(exc.description or message), status_code=status)
     if status >= 500:
         return handle_exception(exc)
     resp = render_error(status, message, code=code)
