@@ -10,6 +10,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from medianest.config import ROOT, Config, config_for, load_env_file
+from medianest.resilience import MediaNestFlask
 
 LOGGING = {
     "version": 1,
@@ -34,7 +35,7 @@ def create_app(config: Config | dict | str | None = None) -> Flask:
     if not settings.get("TESTING"):
         logging.config.dictConfig(LOGGING)
 
-    app = Flask(
+    app = MediaNestFlask(
         "medianest",
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
@@ -53,18 +54,21 @@ def create_app(config: Config | dict | str | None = None) -> Flask:
     init_extensions(app)
     register_blueprints(app)
 
-    from medianest import cli, security, views
+    from medianest import cli, polls, resilience, security, views
     from medianest.views import errors
 
     security.init_app(app)
     errors.init_app(app)
+    resilience.init_app(app)
     cli.init_app(app)
     views.init_template_helpers(app)
+    polls.init_app(app)  # last: its check must run before every other before_request
     return app
 
 
 def init_extensions(app: Flask):
-    from medianest import cache, crypto, models, observability  # noqa: F401  (models register their tables)
+    # models register their tables; tasks register their jobs with medianest.jobs
+    from medianest import cache, crypto, models, observability, tasks, versions  # noqa: F401
     from medianest.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -74,6 +78,7 @@ def init_extensions(app: Flask):
     limiter.init_app(app)
     crypto.init_app(app)
     cache.init_app(app)
+    versions.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)

@@ -38,6 +38,15 @@ class MemoryBackend:
                 return None
             return value
 
+    def get_many(self, keys):
+        return [self.get(key) for key in keys]
+
+    def add(self, key, value, ttl):
+        if self.get(key) is not None:
+            return False
+        self.set(key, value, ttl)
+        return True
+
     def set(self, key, value, ttl):
         with self._lock:
             if len(self._data) >= self.max_items:
@@ -64,6 +73,12 @@ class RedisBackend:
         value = self.client.get(key)
         return value.decode() if value is not None else None
 
+    def get_many(self, keys):
+        return [v.decode() if v is not None else None for v in self.client.mget(keys)] if keys else []
+
+    def add(self, key, value, ttl):
+        return bool(self.client.set(key, value, ex=max(1, int(ttl)), nx=True))
+
     def set(self, key, value, ttl):
         self.client.set(key, value, ex=max(1, int(ttl)))
 
@@ -81,6 +96,11 @@ def init_app(app):
     app.extensions["medianest_cache"] = RedisBackend(url) if url else MemoryBackend()
 
 
+def key(name: str) -> str:
+    """The Redis key of a cache entry (for callers that read it raw, e.g. in one MGET with other keys)."""
+    return PREFIX + name
+
+
 def backend():
     return current_app.extensions["medianest_cache"]
 
@@ -92,6 +112,25 @@ def get(key: str, default=None) -> Any:
         log.warning("cache read failed (%s); treating as a miss", type(exc).__name__)
         return default
     return default if raw is None else json.loads(raw)
+
+
+def get_many(keys: list[str]) -> list[Any]:
+    """Several entries in one round trip (None for each miss)."""
+    try:
+        raws = backend().get_many([PREFIX + k for k in keys])
+    except redis.RedisError as exc:
+        log.warning("cache read failed (%s); treating as a miss", type(exc).__name__)
+        return [None] * len(keys)
+    return [None if raw is None else json.loads(raw) for raw in raws]
+
+
+def add(key: str, value: Any, ttl: float) -> bool:
+    """Set only when absent (a short lock, e.g. "a refresh is already asked for"). False when present."""
+    try:
+        return backend().add(PREFIX + key, json.dumps(value, default=str), ttl)
+    except redis.RedisError as exc:
+        log.warning("cache write failed (%s)", type(exc).__name__)
+        return False
 
 
 def set(key: str, value: Any, ttl: float) -> None:  # noqa: A001  (cache.set reads naturally)

@@ -163,13 +163,16 @@ class Config:
 
     def engine_options(self) -> dict:
         if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
+            # No pre-ping round trip per checkout: a connection that died with a restarted server is replaced
+            # and its request run again once (medianest.resilience); recycling keeps idle ones from going stale.
             return {
-                "pool_pre_ping": True,
+                "pool_pre_ping": False,
+                "pool_recycle": 1800,
                 "pool_size": self.MEDIANEST_DB_POOL_SIZE,
                 "max_overflow": 0,
                 "connect_args": {"options": "-c statement_timeout=30000"},
             }
-        return {"pool_pre_ping": True, "connect_args": {"timeout": 15}}
+        return {"pool_pre_ping": False, "connect_args": {"timeout": 15}}
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in dir(self) if k.isupper()}

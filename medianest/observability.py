@@ -7,12 +7,14 @@ import time
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import event
 
+from medianest import polls
 from medianest.services.errors import correlation_id, safe_path
 
 log = logging.getLogger("medianest.requests")
 slow_log = logging.getLogger("medianest.slow_queries")
 
 SLOW_QUERY_SECONDS = 1.0
+SLOW_REQUEST_MS = 1000
 
 
 class CorrelationFilter(logging.Filter):
@@ -31,9 +33,15 @@ def _start():
 def _finish(response):
     response.headers["X-Request-ID"] = correlation_id()
     started = g.get("request_started")
-    if started is not None and request.endpoint not in ("static",):
-        ms = (time.monotonic() - started) * 1000
-        log.info("%s %s %s %.0fms cid=%s", request.method, safe_path(), response.status_code, ms, correlation_id())
+    if started is None or request.endpoint == "static":
+        return response
+    ms = (time.monotonic() - started) * 1000
+    # A poll answers every few seconds per open tab: a line each would drown the log, so only its failures and
+    # slow answers are written (the rest at DEBUG).
+    quiet = polls.is_poll(request.endpoint) and response.status_code < 400 and ms < SLOW_REQUEST_MS
+    if not quiet or log.isEnabledFor(logging.DEBUG):
+        log.log(logging.DEBUG if quiet else logging.INFO, "%s %s %s %.0fms cid=%s", request.method, safe_path(),
+                response.status_code, ms, correlation_id())
     return response
 
 

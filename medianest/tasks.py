@@ -1,6 +1,7 @@
 """Huey tasks: ids in, one service call each. `huey_consumer medianest.tasks.huey` runs them."""
 from huey import crontab
 
+from medianest import jobs
 from medianest.services import maintenance
 from medianest.worker import app_periodic_task, huey  # noqa: F401  (the consumer imports huey from here)
 
@@ -148,3 +149,18 @@ def youtube_plex_sync():
     from medianest.services import plex_collections
 
     return plex_collections.publish_pending()
+
+
+# -- the status snapshot the dashboard reads ---------------------------------------------------------
+@app_task(retries=0)
+def refresh_status_cache():
+    """Rebuild the dashboard's status snapshot from the database (asked for by a web process that found it
+    stale; the web never rebuilds it inline)."""
+    from medianest.services import health
+
+    return bool(health.refresh_cache())
+
+
+# Services enqueue through medianest.jobs by name, never by importing this module.
+jobs.register(forward_request, sync_request, youtube_download, youtube_publish_to_plex, youtube_plex_forget,
+              refresh_status_cache)

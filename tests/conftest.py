@@ -185,7 +185,7 @@ class Auth:
 
     def login_as(self, user, client=None):
         from medianest.models import Session
-        from medianest.services.auth_sessions import COOKIE_KEY, SESSION_LIFETIME, token_hash
+        from medianest.services.auth_sessions import COOKIE_KEY, SESSION_LIFETIME, USER_KEY, token_hash
         from medianest.timeutil import utcnow
 
         client = client or self.client
@@ -195,6 +195,7 @@ class Auth:
             db.session.commit()
         with client.session_transaction() as sess:
             sess[COOKIE_KEY] = token
+            sess[USER_KEY] = str(user.id)  # as a real sign-in writes it (auth_sessions.start)
         return client
 
     def logout(self, client=None):

@@ -28,7 +28,7 @@ from typing import Callable
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
-from medianest import cache, crypto
+from medianest import cache, crypto, jobs
 from medianest.clients.base import ClientError, NotFound, Unauthorized
 from medianest.extensions import db
 from medianest.models import IncidentType, ServiceHealth, ServiceStatus
@@ -44,6 +44,9 @@ SPARK_BUCKETS = 48
 RECENT_CHECKS = 20
 MAX_MONITORS = 100
 INDEX_KEY = "status:index"
+SNAPSHOT_KEY = "status:snapshot"
+STALE_TTL = 24 * 3600
+REFRESH_LOCK = 30
 
 
 @dataclass
@@ -267,13 +270,14 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment else None
 
 
-def snapshot(names: list[str] | None = None) -> dict:
-    """Everything the dashboard shows, from the database, in five queries whatever the row counts."""
+def snapshot(names: list[str] | None = None, *, light: bool = False) -> dict:
+    """Everything the dashboard shows, from the database, in five queries whatever the row counts. `light`
+    leaves out the metrics (sparklines, recent checks): three queries, none of them over service_metrics."""
     names = service_config.monitored() if names is None else names
     rows = {r.service_name: r for r in db.session.scalars(
         db.select(ServiceStatus).where(ServiceStatus.service_name.in_(names)))} if names else {}
-    spark = metrics.sparklines(names, buckets=SPARK_BUCKETS)
-    recent = metrics.recent_checks(names, limit=RECENT_CHECKS)
+    spark = {} if light else metrics.sparklines(names, buckets=SPARK_BUCKETS)
+    recent = {} if light else metrics.recent_checks(names, limit=RECENT_CHECKS)
     services = []
     for name in names:
         row = rows.get(name)
@@ -297,7 +301,9 @@ def snapshot(names: list[str] | None = None) -> dict:
 
 
 def refresh_cache(names: list[str] | None = None) -> dict:
-    """Rebuild the snapshot and store it: `status:<name>` per service and `status:index`, 60 s each."""
+    """Rebuild the snapshot and store it: whole as `status:snapshot` (what the dashboard reads, in one round
+    trip), and as `status:<name>` per service with `status:index`. Kept for a day: a stale copy is served (and a
+    refresh asked of the worker) rather than rebuilt by a web request."""
     try:
         snap = snapshot(names)
     except SQLAlchemyError:
@@ -305,24 +311,49 @@ def refresh_cache(names: list[str] | None = None) -> dict:
         log.exception("status cache refresh failed")
         return {}
     for entry in snap["services"]:
-        cache.set(cache_key(entry["service"]), entry, STATUS_TTL)
+        cache.set(cache_key(entry["service"]), entry, STALE_TTL)
     cache.set(INDEX_KEY, {"services": [e["service"] for e in snap["services"]], "incidents": snap["incidents"],
-                          "generated_at": snap["generated_at"]}, STATUS_TTL)
+                          "generated_at": snap["generated_at"]}, STALE_TTL)
+    cache.set(SNAPSHOT_KEY, snap, STALE_TTL)
     return snap
 
 
 def cached_snapshot() -> dict | None:
-    """The snapshot from the cache, or None when any part of it is missing."""
-    index = cache.get(INDEX_KEY)
-    if not isinstance(index, dict) or not isinstance(index.get("services"), list):
+    """The snapshot from the cache (one read), or None when there is none."""
+    snap = cache.get(SNAPSHOT_KEY)
+    if not isinstance(snap, dict) or not isinstance(snap.get("services"), list):
         return None
-    entries = []
-    for name in index["services"]:
-        entry = cache.get(cache_key(name))
-        if not isinstance(entry, dict):
-            return None
-        entries.append(entry)
-    return {"services": entries, "incidents": index.get("incidents") or [], "generated_at": index.get("generated_at")}
+    return snap
+
+
+def _stale(snap: dict) -> bool:
+    made = _when(snap.get("generated_at"))
+    return made is None or (utcnow() - made).total_seconds() > STATUS_TTL + interval_seconds()
+
+
+def _ask_for_refresh() -> None:
+    """Have the worker rebuild the snapshot, at most once per REFRESH_LOCK seconds across web processes."""
+    if cache.add("status:refresh-asked", 1, REFRESH_LOCK):
+        jobs.enqueue("refresh_status_cache")
+
+
+def _current_snapshot() -> tuple[dict, str]:
+    """(snapshot, source) for the dashboard. With Redis the web never builds the full snapshot: a stale copy
+    is served while the worker refreshes it, and with none at all the status rows alone are read (no metrics)
+    until the worker has written one. The embedded mode's cache lives in this process, where the worker
+    cannot warm it: it builds the snapshot and keeps it for STATUS_TTL."""
+    snap = cached_snapshot()
+    shared = current_app.config.get("REDIS_URL")
+    if snap is not None and (not shared or not _stale(snap)):
+        return snap, "cache"
+    if not shared:
+        snap = snapshot()
+        cache.set(SNAPSHOT_KEY, snap, STATUS_TTL)
+        return snap, "database"
+    _ask_for_refresh()
+    if snap is not None:
+        return snap, "stale"
+    return snapshot(light=True), "database"
 
 
 def _when(text) -> datetime | None:
@@ -334,10 +365,7 @@ def _when(text) -> datetime | None:
 
 def dashboard() -> dict:
     """The dashboard's data: the cache when warm, else the database. Never calls an outside service."""
-    snap = cached_snapshot()
-    source = "cache"
-    if snap is None:
-        snap, source = snapshot(), "database"
+    snap, source = _current_snapshot()
     services = []
     for entry in snap["services"]:
         view = dict(entry)

@@ -22,6 +22,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 
+from medianest import jobs
 from medianest.clients.base import ClientError, NotFound
 from medianest.extensions import db
 from medianest.models.youtube import DownloadStatus, PlexState, YoutubeDownload
@@ -86,15 +87,11 @@ def collection_title(row: YoutubeDownload) -> str:
 
 # -- tasks ------------------------------------------------------------------------------------------
 def enqueue_publish(download_id) -> None:
-    from medianest import tasks
-
-    tasks.youtube_publish_to_plex(str(download_id))
+    jobs.enqueue("youtube_publish_to_plex", str(download_id))
 
 
 def enqueue_forget(collection_id: str | None, plex_folder: str | None) -> None:
-    from medianest import tasks
-
-    tasks.youtube_plex_forget(collection_id, plex_folder)
+    jobs.enqueue("youtube_plex_forget", collection_id, plex_folder)
 
 
 def publish(download_id) -> str:

@@ -26,9 +26,9 @@ from datetime import timedelta
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import selectinload
 
-from medianest import cache
+from medianest import cache, jobs
 from medianest.clients import overseerr
 from medianest.clients.base import BadResponse, ClientError, Conflict, NotFound, Unauthorized, Unreachable
 from medianest.extensions import db
@@ -92,7 +92,8 @@ def page_number(raw) -> int:
 
 
 def list_own(user_id, *, status=None, media_type=None, sort="newest", page=1, per_page=PER_PAGE):
-    """A page of this user's requests (two queries: count and rows, whatever the number of rows)."""
+    """A page of this user's requests (two queries: count and rows, whatever the number of rows; a deep page
+    skips entries of idx_media_requests_user_created_id, not rows)."""
     stmt = db.select(MediaRequest).where(MediaRequest.user_id == user_id)
     if status in set(RequestStatus):
         stmt = stmt.where(MediaRequest.status == status)
@@ -100,8 +101,8 @@ def list_own(user_id, *, status=None, media_type=None, sort="newest", page=1, pe
         stmt = stmt.where(MediaRequest.status.in_([s.value for s in ACTIVE_REQUEST_STATUSES]))
     if media_type in (MediaType.MOVIE, MediaType.TV):
         stmt = stmt.where(MediaRequest.media_type == media_type)
-    stmt = stmt.order_by(*SORTS.get(sort, SORTS["newest"]))
-    return db.paginate(stmt, page=page_number(page), per_page=per_page, max_per_page=100, error_out=False)
+    return paging.counted_page(stmt, MediaRequest.id, SORTS.get(sort, SORTS["newest"]), page=page_number(page),
+                               per_page=max(1, min(int(per_page), 100)))
 
 
 def list_all(*, status=None, user=None, media_type=None, since=None, until=None, page=1, per_page=ADMIN_PER_PAGE):
@@ -128,7 +129,7 @@ def list_all(*, status=None, user=None, media_type=None, since=None, until=None,
         stmt = stmt.where(MediaRequest.created_at < until)
     return paging.peek_page(stmt, MediaRequest.id, SORTS["newest"], page=page_number(page),
                             per_page=max(1, min(int(per_page), 200)),
-                            options=(contains_eager(MediaRequest.user) if user else selectinload(MediaRequest.user),))
+                            options=(selectinload(MediaRequest.user),))
 
 
 def following(user_id, limit: int = 10) -> list[MediaRequest]:
@@ -362,9 +363,7 @@ def _submitted_message(row: MediaRequest, followed_seasons=()) -> str:
 
 
 def _enqueue_forward(request_id) -> None:
-    from medianest import tasks
-
-    tasks.forward_request(str(request_id))
+    jobs.enqueue("forward_request", str(request_id))
 
 
 # -- forwarding ---------------------------------------------------------------------------------------------
@@ -745,10 +744,8 @@ def handle_webhook(payload) -> dict:
     ids = db.session.scalars(
         db.select(MediaRequest.id).where(MediaRequest.overseerr_id == str(event.request_id))
     ).all()
-    from medianest import tasks
-
     for request_id in ids:
-        tasks.sync_request(str(request_id))
+        jobs.enqueue("sync_request", str(request_id))
     log.info("webhook %s for overseerr request %s matched %d request(s)", event.notification_type or "?",
              event.request_id, len(ids))
     return {"ok": True, "matched": len(ids)}

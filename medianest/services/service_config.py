@@ -424,7 +424,7 @@ def set_enabled(name: str, enabled: bool, *, updated_by=None) -> ServiceConfig:
 def _forget_dashboard():
     from medianest import cache
 
-    cache.delete("status:index")
+    cache.delete("status:index", "status:snapshot")
 
 
 # -- connection tests -----------------------------------------------------------------------------

@@ -44,7 +44,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import aliased, joinedload
 
-from medianest import cache
+from medianest import cache, jobs
 from medianest.clients.base import ClientError
 from medianest.clients.ytdlp import (
     AUDIO_CONTAINERS,
@@ -184,7 +184,12 @@ def limits_for(user_id, settings=None) -> Limits:
     """The user's limits and how much of them is used: one query."""
     settings = settings or service_config.youtube_settings()
     hour_ago = utcnow() - timedelta(hours=1)
-    recent = sa.func.coalesce(sa.func.sum(sa.case((_YD.created_at >= hour_ago, 1), else_=0)), 0)
+    # The hourly limit counts downloads that are waiting, running or fetched something: a failure or a
+    # cancel before any data arrived costs the user nothing.
+    counted = sa.and_(_YD.created_at >= hour_ago,
+                      sa.or_(_YD.status.not_in((DownloadStatus.FAILED.value, DownloadStatus.CANCELLED.value)),
+                             _YD.bytes_total > 0))
+    recent = sa.func.coalesce(sa.func.sum(sa.case((counted, 1), else_=0)), 0)
     active = sa.func.coalesce(sa.func.sum(sa.case((_YD.status.in_(("queued", "downloading")), 1), else_=0)), 0)
     used = sa.func.coalesce(sa.func.sum(_YD.bytes_total), 0)
     submitted, running, used_bytes = db.session.execute(
@@ -296,13 +301,35 @@ def preview(user_id, url: str) -> PreviewInfo:
     return info
 
 
+_PLAIN_REASONS = (  # yt-dlp's words -> what a family member is told (the details go to the admin's error log)
+    (r"private", "That video is private."),
+    (r"members[- ]only|available to this channel's members", "That video is only for the channel's members."),
+    (r"confirm your age|age[- ]restricted|sign in to confirm", "That video needs a signed-in, age-checked account."),
+    (r"copyright|removed|terminated|no longer available|does not exist|unavailable|not available",
+     "That video is not available any more (removed, or blocked here)."),
+    (r"not a bot|rate[- ]limit|too many requests|http error 429", "The site is limiting downloads right now. "
+                                                                  "Try again later."),
+)
+
+
 def _preview_refusal(error: BaseException) -> ServiceError:
+    """A plain sentence for the person; yt-dlp's and the network's own words go to the admin's error log."""
+    import re
+
+    from medianest.services import errors as error_log
+
     if isinstance(error, UrlRefused):
         return ServiceError(error.message, field="url")
+    detail = getattr(error, "message", None) or str(error) or type(error).__name__
+    error_log.record(error_code="youtube_preview", message=f"Preview failed: {detail}", status_code=502,
+                     metadata={"kind": type(error).__name__})
+    text = detail.lower()
+    plain = next((sentence for pattern, sentence in _PLAIN_REASONS if re.search(pattern, text)), None)
     if isinstance(error, TransientError):
-        return ServiceError(f"The site could not be reached ({error.message}). Try again in a moment.", field="url")
+        return ServiceError(plain if plain and "limiting" in plain else
+                            "The site could not be reached. Try again in a moment.", field="url")
     if isinstance(error, ClientError):
-        return ServiceError(f"That link cannot be downloaded: {error.message}.", field="url")
+        return ServiceError(plain or "That link cannot be downloaded.", field="url")
     log.warning("preview failed", exc_info=error)
     return ServiceError("That link could not be read.", field="url")
 
@@ -368,12 +395,10 @@ def enqueue(download_id, delay: float = 0) -> str:
         _set_task_id(did, task_id)
         _start_thread(current_app._get_current_object(), did, delay)
         return task_id
-    from medianest import tasks
-
-    task = tasks.youtube_download.s(did, delay=delay) if delay > 0 else tasks.youtube_download.s(did)
-    _set_task_id(did, task.id)
-    tasks.huey.enqueue(task)
-    return task.id
+    job = jobs.prepare("youtube_download", did, delay=delay)
+    _set_task_id(did, job.id)
+    jobs.submit(job)
+    return job.id
 
 
 def _set_task_id(download_id: str, task_id: str) -> None:
@@ -467,7 +492,7 @@ def queue_snapshot(limit: int = 100) -> list[YoutubeDownload]:
     return list(running) + list(waiting)
 
 
-def _progress_key(download_id) -> str:
+def progress_key(download_id) -> str:
     return f"youtube:progress:{download_id}"
 
 
@@ -476,7 +501,7 @@ def progress_of(row: YoutubeDownload) -> dict | None:
     if row.status != DownloadStatus.DOWNLOADING:
         return None
     if uses_redis():
-        return cache.get(_progress_key(row.id))
+        return cache.get(progress_key(row.id))
     return row.progress or None
 
 
@@ -572,7 +597,7 @@ def delete(download_id, *, user_id=None) -> None:
 
     plex_folder = plex_collections.plex_path_or_none(folder) if folder is not None and row.plex_state else None
     shutil.rmtree(temp_dir(row.id), ignore_errors=True)
-    cache.delete(_progress_key(row.id), _listing_key(row.id))
+    cache.delete(progress_key(row.id), _listing_key(row.id))
     db.session.delete(row)
     db.session.commit()
     log.info("download %s deleted", download_id)
@@ -864,7 +889,7 @@ class _Job:
         self.writes += 1
         values = {}
         if self.redis:
-            cache.set(_progress_key(self.id), self.progress, PROGRESS_TTL)
+            cache.set(progress_key(self.id), self.progress, PROGRESS_TTL)
         else:
             values["progress"] = self.progress
         if self.entries_dirty:
@@ -963,7 +988,7 @@ class _Job:
         if publish:
             row.plex_state, row.plex_error = PlexState.PENDING.value, None
         db.session.commit()
-        cache.delete(_progress_key(self.id), _listing_key(self.id))
+        cache.delete(progress_key(self.id), _listing_key(self.id))
         return Outcome(status=status, publish=publish)
 
     def _fail(self, reason: str, *, disk_full: bool = False) -> Outcome:
@@ -991,7 +1016,7 @@ class _Job:
                            for e in self.entries]
         db.session.commit()
         if self.redis:
-            cache.delete(_progress_key(self.id))
+            cache.delete(progress_key(self.id))
         log.info("download %s: transient error, retry %s in %.0f s", self.id, attempts + 1, delay)
         return Outcome(status=DownloadStatus.QUEUED, retry_in=delay)
 
@@ -1018,14 +1043,7 @@ def _sentence(text: str) -> str:
 # -- the reaper ---------------------------------------------------------------------------------------
 def live_task_ids() -> set[str] | None:
     """Ids of download tasks waiting in the Huey queue or schedule; None if the queue cannot be read."""
-    from medianest import tasks
-
-    try:
-        waiting = list(tasks.huey.pending()) + list(tasks.huey.scheduled())
-    except Exception as exc:
-        log.warning("reaper: the queue could not be read (%s)", type(exc).__name__)
-        return None
-    return {task.id for task in waiting}
+    return jobs.pending_ids()
 
 
 def reap(*, stale_after: float | None = None, queued_grace: float | None = None) -> dict[str, int]:

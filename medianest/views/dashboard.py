@@ -5,7 +5,7 @@ fresh. The fragment refreshes itself every POLL_SECONDS (15 s) and is exempt fro
 """
 from flask import Blueprint, current_app
 
-from medianest import htmx
+from medianest import cache, htmx, polls, versions
 from medianest.extensions import limiter
 from medianest.services import health, service_config
 
@@ -20,3 +20,7 @@ def index():
     poll = current_app.config.get("MEDIANEST_DASHBOARD_POLL_SECONDS", POLL_SECONDS)
     return htmx.render_page_or_fragment("dashboard/index.html", "dashboard/_panel.html", state=health.dashboard(),
                                         poll_seconds=poll, setup_checklist=service_config.setup_checklist)
+
+
+polls.poll("dashboard.index", lambda _args: polls.Depends(
+    versions=[versions.table_key("service_config")], keys=[cache.key(health.SNAPSHOT_KEY)], per_minute=True))

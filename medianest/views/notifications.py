@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, make_response, render_template, request, url_for
 from flask_login import current_user
 
-from medianest import htmx
+from medianest import htmx, polls, versions
 from medianest.extensions import limiter
 from medianest.forms import BroadcastForm
 from medianest.security import admin_required
@@ -38,6 +38,10 @@ def index():
 @limiter.exempt
 def bell():
     return render_template("notifications/_bell.html")
+
+
+polls.poll("notifications.bell", lambda _args: polls.Depends(
+    versions=[versions.table_key("notifications"), versions.table_key("notification_reads")]))
 
 
 @bp.post("/<uuid:notification_id>/read")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, make_response, render_template, request, url_for
 from flask_login import current_user
 
-from medianest import htmx
+from medianest import htmx, polls, versions
 from medianest.extensions import limiter
 from medianest.services import ServiceError, library
 from medianest.services import requests as service
@@ -122,6 +122,11 @@ def detail(request_id):
 def row(request_id):
     """One row of My requests, polled while the request is moving (read-only, one query)."""
     return htmx.vary(make_response(render_template("requests/_row.html", r=_own_or_404(request_id))))
+
+
+polls.poll("requests.row", lambda args: polls.Depends(
+    versions=[versions.row_key("media_requests", args["request_id"]), versions.table_key("media_requests")],
+    per_minute=True))
 
 
 @bp.post("/<uuid:request_id>/cancel")

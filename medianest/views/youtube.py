@@ -13,7 +13,7 @@ from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from medianest import htmx
+from medianest import cache, htmx, polls, versions
 from medianest.extensions import limiter
 from medianest.models.youtube import DownloadStatus
 from medianest.services import ServiceError, service_config
@@ -176,6 +176,11 @@ def status(download_id):
     if not row.is_active and htmx.is_htmx():
         htmx.hx_trigger(response, FINISHED)
     return response
+
+
+polls.poll("youtube.status", lambda args: polls.Depends(
+    versions=[versions.row_key("youtube_downloads", args["download_id"]), versions.table_key("youtube_downloads")],
+    keys=[cache.key(service.progress_key(args["download_id"]))]))
 
 
 # -- actions ----------------------------------------------------------------------------------------
