@@ -163,7 +163,7 @@ def test_a_private_video_is_refused_at_preview(alice_client, fake_youtube):
     fake_youtube.add_video(IDS[0], "Hidden", private=True)
     resp = alice_client.post("/youtube/preview", data={"url": f"https://www.youtube.com/watch?v={IDS[0]}",
                                                        "quality": "best", "container": "mp4"}, headers=HX)
-    assert resp.status_code == 422 and b"cannot be downloaded: Private video" in resp.data
+    assert resp.status_code == 422 and b"That video is private." in resp.data  # plain words (issue 10, item 15)
 
 
 def test_a_huge_playlist_preview_says_it_is_cut(alice_client, fake_youtube):
