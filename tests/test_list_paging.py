@@ -86,3 +86,12 @@ def test_my_requests_page_in_both_date_orders(app, auth, user):
     newest, oldest = collect("newest"), collect("oldest")
     assert len(newest) == 45 and newest == sorted(newest)
     assert oldest == list(reversed(newest))
+
+
+def test_admin_users_list_caps_activity_counts_and_the_user_page_is_exact(app, admin_client, user):
+    bulk_requests(app, user, 1002)
+    html = admin_client.get("/admin/users", headers=HX).get_data(as_text=True)
+    row = html[html.index(f'id="user-{user.id}"'):]
+    assert "<td>999+</td>\n  <td>0</td>" in row
+    detail = admin_client.get(f"/admin/users/{user.id}").get_data(as_text=True)
+    assert "1002" in detail and "999+" not in detail

@@ -14,6 +14,7 @@ FILTER_ROLES = [("", "Any role"), (Role.USER.value, "User"), (Role.ADMIN.value, 
 FILTER_STATUSES = [("", "Any status"), (UserStatus.ACTIVE.value, "Active"), (UserStatus.INACTIVE.value, "Inactive"),
                    (UserStatus.SUSPENDED.value, "Suspended")]
 SORTS = [("newest", "Newest first"), ("last_login", "Last sign-in"), ("email", "Email")]
+COUNT_CAP = 999  # the list shows "999+" beyond; a user's page shows the exact counts
 
 
 @bp.get("/users", endpoint="users")
@@ -22,9 +23,10 @@ def users_list():
     page = max(1, min(args.get("page", 1, type=int), 100000))
     pagination = users.search(q=args.get("q"), role=args.get("role"), status=args.get("status"),
                               sort=args.get("sort", "newest"), page=page)
-    counts = users.activity_counts(u.id for u in pagination.items)
+    counts = users.activity_counts((u.id for u in pagination.items), cap=COUNT_CAP)
     return htmx.render_page_or_fragment(
-        "admin/users.html", "admin/_users_table.html", pagination=pagination, counts=counts, args=args,
+        "admin/users.html", "admin/_users_table.html", pagination=pagination, counts=counts, count_cap=COUNT_CAP,
+        args=args,
         roles=FILTER_ROLES, statuses=FILTER_STATUSES, sorts=SORTS,
     )
 
