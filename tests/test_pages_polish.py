@@ -45,7 +45,7 @@ def test_one_check_draws_no_stray_dot_and_an_empty_chart_no_invented_axis(app, c
     body = client.get("/").get_data(as_text=True)
     card = body[body.index('id="service-youtube"'):]
     card = card[:card.index("</article>")]
-    assert "<polyline" not in card and "One check so far" in card
+    assert "<polyline" not in card and "Too little history for a line yet." in card
     with app.app_context():
         service_config.configure("overseerr", url="http://127.0.0.1:9", secret="key")  # watched, never checked
     metrics = client.get("/admin/metrics").get_data(as_text=True)
