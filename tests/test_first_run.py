@@ -143,3 +143,14 @@ def test_services_check_exits_0_only_when_every_watched_service_answers(app, run
     fake_plex.go_down()
     down = runner.invoke(args=["services", "check"])
     assert down.exit_code == 1 and down.output.splitlines()[-1] == "Error: offline: plex"
+
+
+def test_test_connection_of_typed_plex_values_writes_nothing(app, client, auth, admin, fake_plex):
+    auth.login_as(admin)
+    typed = {"plex-url": fake_plex.url, "plex-secret": PLEX_TOKEN, "plex-library_section": "", "plex-enabled": "y"}
+    ok = client.post("/admin/services/plex/test", headers=HX, data=typed)
+    assert b"Connection works" in ok.data, ok.data
+    bad = client.post("/admin/services/plex/test", headers=HX, data={**typed, "plex-secret": "not-the-token"})
+    assert b"Connection failed" in bad.data and b"not-the-token" not in bad.data
+    with app.app_context():
+        assert service_config.get("plex") is None
