@@ -64,8 +64,13 @@ def _wants_fragment(headers) -> bool:
 @dataclass
 class Tag:
     user_id: str
-    etag: str
+    data: str        # hash of everything the fragment depends on, but the role
+    role: str        # the cached session's role ("" when it is not current)
     signed_in: bool  # the cached session is current: a match may be answered 304
+
+    def etag(self, role: str | None = None) -> str:
+        return hashlib.blake2b(f"{self.data}:{self.role if role is None else role}".encode(),
+                               digest_size=12).hexdigest()
 
 
 def _tag(release: str, endpoint: str, view_args: dict, path: str, token, user_id) -> Tag | None:
@@ -81,13 +86,13 @@ def _tag(release: str, endpoint: str, view_args: dict, path: str, token, user_id
         versions.ensure(missing)
         return None
     role = ((entry or {}).get("user") or {}).get("role", "")
-    h = hashlib.blake2b(digest_size=12)
-    for part in (release, role, user_id, path, *(v or b"-" for v in values),
+    h = hashlib.blake2b(digest_size=16)
+    for part in (release, user_id, path, *(v or b"-" for v in values),
                  str(int(time.time() // 60)) if spec.per_minute else ""):
         h.update(part if isinstance(part, bytes) else str(part).encode())
         h.update(b"\0")
     signed_in = session_cache.usable(entry, utcnow(), auth_sessions.LAST_SEEN_EVERY)
-    return Tag(user_id, h.hexdigest(), signed_in)
+    return Tag(user_id, h.hexdigest(), role, signed_in)
 
 
 def _path(environ) -> str:
@@ -136,9 +141,9 @@ class UnchangedPolls:
                            data.get(auth_sessions.COOKIE_KEY), data.get(auth_sessions.USER_KEY))
             except redis.RedisError:
                 return None
-        if tag is None or not tag.signed_in or tag.etag not in parse_etags(environ["HTTP_IF_NONE_MATCH"]):
+        if tag is None or not tag.signed_in or tag.etag() not in parse_etags(environ["HTTP_IF_NONE_MATCH"]):
             return None
-        response = _conditional(Response(status=304), tag.etag)
+        response = _conditional(Response(status=304), tag.etag())
         for name, value in SECURITY_HEADERS:
             response.headers.setdefault(name, value)
         return response
@@ -183,10 +188,11 @@ def _release() -> str:
 
 
 def _tag_rendered(response):
-    """A poll rendered for the user its ETag was computed for carries that ETag."""
+    """A poll rendered for the user its ETag was computed for carries that ETag (with the role it was rendered
+    for, which is what the next revalidation will find in the cached session)."""
     tag = g.get("poll_tag")
     if tag and response.status_code == 200 and current_user.is_authenticated and str(current_user.id) == tag.user_id:
-        _conditional(response, tag.etag)
+        _conditional(response, tag.etag(current_user.role))
     return response
 
 
