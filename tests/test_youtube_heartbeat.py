@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from medianest import tasks
 from medianest.extensions import db
@@ -14,7 +15,7 @@ from medianest.models.youtube import YoutubeDownload
 from medianest.services import youtube as service
 from medianest.timeutil import utcnow
 from medianest.worker import huey
-from tests.conftest import HX
+from tests.conftest import HX, TEST_REDIS_URL
 from tests.factories import make_user
 from tests.support import wait_for
 from tests.test_youtube_service import YT_CONFIG, leftovers, progress_now, root_of, row_of, submit, temp_of
@@ -98,3 +99,21 @@ def test_a_retry_continues_the_partial_file(make_app, fake_media, fake_youtube):
     resumed = fetches[-1].headers.get("Range", "")
     assert resumed.startswith("bytes=") and int(resumed[6:].split("-")[0]) > 200_000  # continued, not restarted
     assert leftovers(root_of(app)) == [] and not temp_of(app, did).exists()
+
+
+@pytest.mark.skipif(not TEST_REDIS_URL, reason="conditional polls (ETags from data versions) need Redis")
+def test_a_conditional_status_poll_turns_to_restarting_when_the_heartbeat_stops(app, auth, user):
+    client = auth.login_as(user)
+    did = _running_row(app, user, timedelta(seconds=0))
+    first = client.get(f"/youtube/{did}/status", headers=HX)
+    assert b"Downloading" in first.data and first.headers.get("ETag")
+    with app.app_context():  # the heartbeat stops: nothing is written any more (the beat itself goes around the ORM)
+        with db.engine.begin() as conn:
+            conn.execute(sa.update(YoutubeDownload.__table__).where(YoutubeDownload.__table__.c.id == did)
+                         .values(updated_at=utcnow() - timedelta(seconds=30)))
+    revalidate = {**HX, "If-None-Match": first.headers["ETag"]}
+    assert client.get(f"/youtube/{did}/status", headers=revalidate).status_code == 304  # nothing changed yet
+    with app.app_context():
+        service.reap()  # the next reaper run, before the row is stale enough to queue again
+    again = client.get(f"/youtube/{did}/status", headers=revalidate)
+    assert again.status_code == 200 and RESTARTING in again.data and row_of(app, did).status == "downloading"

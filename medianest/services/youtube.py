@@ -44,7 +44,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import aliased, joinedload
 
-from medianest import cache, jobs
+from medianest import cache, jobs, versions
 from medianest.clients.base import ClientError
 from medianest.clients.ytdlp import (
     AUDIO_CONTAINERS,
@@ -1046,6 +1046,16 @@ def live_task_ids() -> set[str] | None:
     return jobs.pending_ids()
 
 
+def _refresh_late_rows(now, stale_after: float) -> None:
+    """Rows whose heartbeat is late but not yet stale: their status polls are answered from data versions
+    (medianest.polls), and the heartbeat stopping changes no data, so make them render "Restarting" now."""
+    late = timedelta(seconds=2.5 * float(_cfg("MEDIANEST_YOUTUBE_HEARTBEAT", 10)))
+    ids = db.session.scalars(sa.select(_YD.id).where(
+        _YD.status == DownloadStatus.DOWNLOADING, _YD.updated_at < now - late,
+        _YD.updated_at >= now - timedelta(seconds=stale_after))).all()
+    versions.bump([versions.row_key(_YD.__tablename__, did) for did in ids])
+
+
 def reap(*, stale_after: float | None = None, queued_grace: float | None = None) -> dict[str, int]:
     """Rows that claim to be running or queued without a live job: a `downloading` row whose heartbeat
     stopped (worker killed) is queued again (or failed after MAX_ATTEMPTS); a `queued` row whose task is
@@ -1056,6 +1066,7 @@ def reap(*, stale_after: float | None = None, queued_grace: float | None = None)
     counts = {"requeued": 0, "failed": 0, "cancelled": 0, "enqueued": 0}
     stale = db.session.scalars(sa.select(_YD).where(
         _YD.status == DownloadStatus.DOWNLOADING, _YD.updated_at < now - timedelta(seconds=stale_after))).all()
+    _refresh_late_rows(now, stale_after)
     to_enqueue = []
     for row in stale:
         row.progress = None
