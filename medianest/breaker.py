@@ -1,4 +1,7 @@
-"""A circuit breaker per outside service, for the calls a web request makes (Plex, Overseerr, plex.tv, TMDB).
+"""A circuit breaker per outside service, for the calls a web request makes (Plex, Overseerr, TMDB posters).
+
+Sign-in with Plex only gets the short timeouts: there the person asks plex.tv again on purpose ("Check again"),
+and an answer plex.tv gives a second after an outage must not be refused for half a minute.
 
 When such a call times out, cannot connect or gets a 5xx, the service's breaker opens for OPEN_SECONDS:
 every web worker (the state lives in the cache: Redis, or this process in embedded mode) then answers
