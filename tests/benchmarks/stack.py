@@ -108,6 +108,15 @@ class Stack:
         self.env.pop("MEDIANEST_TEST_REDIS_URL", None)
 
     # -- the app, in this process, for seeding ---------------------------------------------------
+    def other_app(self, database_url: str, redis_url: str):
+        """The app on another database and Redis db (the scale run's), for seeding."""
+        from medianest import create_app
+        from medianest.config import database_url as normalized
+
+        self.app()
+        return create_app({"SQLALCHEMY_DATABASE_URI": normalized(database_url, None), "REDIS_URL": redis_url,
+                           "RATELIMIT_STORAGE_URI": redis_url})
+
     def app(self):
         if not hasattr(self, "_app"):
             os.environ.update({k: v for k, v in self.env.items() if k.startswith(("MEDIANEST_", "SECRET_KEY",
@@ -181,16 +190,17 @@ class Stack:
         return ids
 
     # -- processes -------------------------------------------------------------------------------
-    def _spawn(self, args: list[str], log: str) -> subprocess.Popen:
+    def _spawn(self, args: list[str], log: str, env: dict | None = None) -> subprocess.Popen:
         out = open(self.instance / log, "ab")  # noqa: SIM115  (closed with the process)
-        proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(args, cwd=ROOT, env={**self.env, **(env or {})}, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
         self.processes.append(proc)
         return proc
 
-    def start_web(self, module: str = "app:app", log: str = "web.log") -> tuple[str, subprocess.Popen]:
+    def start_web(self, module: str = "app:app", log: str = "web.log", env: dict | None = None,
+                  ) -> tuple[str, subprocess.Popen]:
         port = free_port()
-        proc = self._spawn([str(BIN / "gunicorn"), module, "--bind", f"127.0.0.1:{port}", *GUNICORN], log)
+        proc = self._spawn([str(BIN / "gunicorn"), module, "--bind", f"127.0.0.1:{port}", *GUNICORN], log, env)
         url = f"http://127.0.0.1:{port}"
         wait_http(url + "/")
         deadline = time.monotonic() + 20
