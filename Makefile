@@ -43,9 +43,10 @@ test-production: $(STAMP)
 test-browser: $(STAMP)
 	$(BIN)/pytest -q -m browser
 
-## make bench: speed and memory as ratios against baselines measured in the same run
+## make bench: gunicorn + worker on PostgreSQL and Redis under wrk, as ratios to a bare Flask endpoint measured
+## in the same run, then the scale run (needs wrk: apt-get install wrk). BENCH_ARGS=--quick for a short run.
 bench: $(STAMP)
-	$(BIN)/python -m tests.benchmarks.run
+	$(BIN)/python -m tests.benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
