@@ -91,6 +91,20 @@ class RedisBackend:
             self.client.delete(key)
 
 
+_last_warned: dict[str, float] = {}
+WARN_EVERY = 30.0
+
+
+def warn_unreachable(logger: logging.Logger, what: str, exc: Exception) -> None:
+    """A Redis failure: one warning per kind per WARN_EVERY seconds (an outage is not a log storm), DEBUG after."""
+    now = time.monotonic()
+    if now - _last_warned.get(what, -WARN_EVERY) >= WARN_EVERY:
+        _last_warned[what] = now
+        logger.warning("%s (%s); Redis is not answering", what, type(exc).__name__)
+    else:
+        logger.debug("%s (%s)", what, type(exc).__name__)
+
+
 def init_app(app):
     url = app.config.get("REDIS_URL")
     app.extensions["medianest_cache"] = RedisBackend(url) if url else MemoryBackend()
@@ -109,7 +123,7 @@ def get(key: str, default=None) -> Any:
     try:
         raw = backend().get(PREFIX + key)
     except redis.RedisError as exc:
-        log.warning("cache read failed (%s); treating as a miss", type(exc).__name__)
+        warn_unreachable(log, "cache read failed, treated as a miss", exc)
         return default
     return default if raw is None else json.loads(raw)
 
@@ -119,7 +133,7 @@ def get_many(keys: list[str]) -> list[Any]:
     try:
         raws = backend().get_many([PREFIX + k for k in keys])
     except redis.RedisError as exc:
-        log.warning("cache read failed (%s); treating as a miss", type(exc).__name__)
+        warn_unreachable(log, "cache read failed, treated as a miss", exc)
         return [None] * len(keys)
     return [None if raw is None else json.loads(raw) for raw in raws]
 
@@ -129,7 +143,7 @@ def add(key: str, value: Any, ttl: float) -> bool:
     try:
         return backend().add(PREFIX + key, json.dumps(value, default=str), ttl)
     except redis.RedisError as exc:
-        log.warning("cache write failed (%s)", type(exc).__name__)
+        warn_unreachable(log, "cache write failed", exc)
         return False
 
 
@@ -137,14 +151,14 @@ def set(key: str, value: Any, ttl: float) -> None:  # noqa: A001  (cache.set rea
     try:
         backend().set(PREFIX + key, json.dumps(value, default=str), ttl)
     except redis.RedisError as exc:
-        log.warning("cache write failed (%s)", type(exc).__name__)
+        warn_unreachable(log, "cache write failed", exc)
 
 
 def delete(*keys: str) -> None:
     try:
         backend().delete(*(PREFIX + k for k in keys))
     except redis.RedisError as exc:
-        log.warning("cache delete failed (%s)", type(exc).__name__)
+        warn_unreachable(log, "cache delete failed", exc)
 
 
 def get_or_set(key: str, ttl: float, compute: Callable[[], Any]) -> Any:

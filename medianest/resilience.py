@@ -42,6 +42,7 @@ class MediaNestFlask(Flask):
                 and not g.get("db_committed"):
             g.db_retried = True
             _discard_session()
+            g.pop("_login_user", None)  # Flask-Login's user belonged to the dropped session: load it again
             _wait_for_database()
             log.info("database connection was lost; %s %s runs again on a fresh one", request.method, request.path)
             try:

@@ -17,7 +17,7 @@ import redis
 import sqlalchemy as sa
 from sqlalchemy.orm import make_transient_to_detached
 
-from medianest import versions
+from medianest import cache, versions
 from medianest.extensions import db
 from medianest.models import User
 from medianest.timeutil import utcnow
@@ -52,7 +52,7 @@ def read(token_hash: str, user_id: str | None, extra: list[str] = ()):
     try:
         values = r.mget([entry_key(token_hash), *keys, *extra])
     except redis.RedisError as exc:
-        log.warning("sign-in cache not readable (%s)", type(exc).__name__)
+        cache.warn_unreachable(log, "sign-in cache not readable", exc)
         return None, None, None
     raw, found, rest = values[0], values[1:1 + len(keys)], values[1 + len(keys):]
     tokens = [v.decode() for v in found] if all(found) else None
@@ -91,7 +91,7 @@ def store(token_hash: str, tokens: list[str] | None, user: User, expires: dateti
     try:
         r.set(entry_key(token_hash), json.dumps(entry), ex=TTL)
     except redis.RedisError as exc:
-        log.warning("sign-in cache not written (%s)", type(exc).__name__)
+        cache.warn_unreachable(log, "sign-in cache not written", exc)
 
 
 def user_from(entry: dict) -> User:

@@ -18,6 +18,8 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
+from medianest import cache
+
 log = logging.getLogger(__name__)
 
 PREFIX = "medianest:v:"
@@ -62,7 +64,7 @@ def bump(keys) -> None:
             pipe.set(key, new_token(), ex=TTL)
         pipe.execute()
     except redis.RedisError as exc:
-        log.warning("data versions not updated (%s)", type(exc).__name__)
+        cache.warn_unreachable(log, "data versions not updated", exc)
 
 
 def ensure(keys) -> None:
@@ -76,7 +78,7 @@ def ensure(keys) -> None:
             pipe.set(key, new_token(), ex=TTL, nx=True)
         pipe.execute()
     except redis.RedisError as exc:
-        log.warning("data versions not created (%s)", type(exc).__name__)
+        cache.warn_unreachable(log, "data versions not created", exc)
 
 
 # -- session events -----------------------------------------------------------------------------

@@ -67,6 +67,10 @@ class TcpProxy:
     def cut(self):
         listener, self._listener = self._listener, None
         if listener is not None:
+            try:
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() thread (a bare close would not)
+            except OSError:
+                pass
             listener.close()
         with self._lock:
             for sock in self._open:
