@@ -55,7 +55,9 @@ def test_no_outside_call_and_no_wait_while_a_service_hangs(app, client, auth, ad
     with app.app_context():
         cache.backend().clear()
     cold = fragment(client)  # cold cache: the same cards from the database
-    assert 'data-status="online"' in card(cold, "plex") and "Too little history for a line yet." in card(cold, "plex")
+    assert 'data-status="online"' in card(cold, "plex")
+    if not app.config["REDIS_URL"]:  # with Redis the web serves the status rows alone until the worker refreshes
+        assert "Too little history for a line yet." in card(cold, "plex")
     assert client.get("/").status_code == 200
     assert len(fake_plex.seen()) == seen_plex and len(fake_overseerr.seen()) == seen_overseerr
 
