@@ -29,6 +29,15 @@ def plex_token_check():
     return plex_auth.check_all_tokens()
 
 
+@app_periodic_task(crontab(minute="29"))
+def plex_access_check():
+    """Hourly: is our Plex server still shared with each account? Where the share is gone, the account is
+    signed out everywhere and told why (accounts checked within the hour are skipped)."""
+    from medianest.services import plex_auth
+
+    return plex_auth.check_all_access()
+
+
 # -- monitoring: health checks ------------------------------------------------------------------
 from medianest.worker import app_task  # noqa: E402
 

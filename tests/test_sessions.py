@@ -150,7 +150,8 @@ def test_an_account_leaving_active_is_signed_out_mid_use(app, member, status):
         db.session.commit()
     resp = page_browser.get("/account/sessions")
     assert resp.status_code == 303 and resp.headers["Location"].startswith("/auth/login")
-    assert b"not active any more" in page_browser.get(resp.headers["Location"]).data
+    expected = b"This account is suspended" if status == "suspended" else b"not active any more"  # issue 10 item 13
+    assert expected in page_browser.get(resp.headers["Location"]).data
     poll = htmx_browser.get("/", headers=HX | {"HX-Current-URL": "http://localhost/account/sessions"})
     assert poll.status_code == 401 and poll.headers["HX-Redirect"] == "/auth/login?next=/account/sessions"
 

@@ -2,7 +2,12 @@
 
 Contract: reference/EXTERNAL_APIS.md §1. `begin` creates a strong PIN at plex.tv and a one-time binding
 (`verification_tokens` row "plex-pin:<id>" holding the SHA-256 of a nonce that only the starting browser's
-signed cookie knows), so a PIN id cannot be completed from another browser or twice. `check` asks plex.tv
+signed cookie knows), so a PIN id cannot be completed from another browser or twice.
+
+Server access is checked again later (`check_access`): hourly by a periodic task and when a remember-me
+cookie signs a browser in. When our server is no longer among the account's resources (the owner removed the
+share) the account is marked (users.plex_access_lost_at), every session and remember-me token is revoked, and
+the sign-in page says why. Signing in with Plex again, once the share is back, clears the mark. `check` asks plex.tv
 about the PIN once; when it is claimed, it reads the account and its resources and admits the person only
 if our server (its machineIdentifier) is among them: the owner becomes ADMIN, everybody else USER. Nothing
 is written before every plex.tv answer is in, so a refusal or a plex.tv failure leaves no half-made user.
@@ -254,6 +259,8 @@ def _admit(pin_id: int, nonce: str, account: PlexAccount, token: str, server: Pl
         user.role = Role.ADMIN
     keys.seal(user, "plex_token", token)
     user.plex_token_invalid = False
+    user.plex_access_lost_at = None
+    user.plex_access_checked_at = utcnow()
 
     link = db.session.scalar(db.select(Account).where(Account.provider == PROVIDER,
                                                       Account.provider_account_id == plex_id))
@@ -332,3 +339,74 @@ def check_all_tokens() -> dict[str, int]:
         counts[check_token(user_id)] += 1
     log.info("plex token check: %s", counts)
     return counts
+
+
+# -- Plex server access, checked again -----------------------------------------------------------
+ACCESS_CHECK_EVERY = timedelta(hours=1)  # the periodic round skips accounts checked more recently
+REMEMBER_CHECK_EVERY = timedelta(minutes=10)  # a remember-me sign-in asks plex.tv unless it was asked just now
+ACCESS_LOST = "plex_access_lost"
+ACCESS_LOST_MESSAGE = ("Your access to this Plex server was removed, so MediaNest signed you out everywhere. "
+                       "Ask the server's owner to share it with you again, then sign in with Plex.")
+
+
+def check_access(user_id) -> str:
+    """'ok', 'lost' (our server is gone from the account's resources: signed out everywhere) or 'unknown'
+    (no token, plex.tv down or refusing the token, Plex not connected: nothing changes)."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.plex_token or user.status != UserStatus.ACTIVE:
+        return "unknown"
+    try:
+        machine_id = server_machine_identifier()
+    except PlexSignInError:
+        return "unknown"
+    token = keys.open_(user, "plex_token")
+    try:
+        server = find_server(_client().get_resources(token), machine_id)
+    except Unauthorized:
+        mark_token_invalid(user_id)
+        return "unknown"
+    except ClientError as exc:
+        log.info("plex access check for user %s inconclusive (%s)", user_id, exc.message)
+        return "unknown"
+    user.plex_access_checked_at = utcnow()
+    if server is not None:
+        db.session.commit()
+        return "ok"
+    lose_access(user)
+    return "lost"
+
+
+def lose_access(user: User) -> None:
+    """Our server is no longer shared with this account: mark it, end every sign-in, tell the user."""
+    from medianest.services import notifications, remember
+
+    user.plex_access_lost_at = utcnow()
+    db.session.commit()
+    remember.revoke_everything(user.id, reason="Plex server access removed", keep_tombstones=True)
+    notifications.notify(user.id, "Plex access removed", ACCESS_LOST_MESSAGE, type="warning",
+                         metadata={"event": ACCESS_LOST})
+
+
+def check_all_access(*, every: timedelta = ACCESS_CHECK_EVERY) -> dict[str, int]:
+    """The periodic round: active accounts with a stored, working Plex token not checked within `every`."""
+    since = utcnow() - every
+    ids = db.session.scalars(db.select(User.id).where(
+        User.plex_token.is_not(None), User.plex_token_invalid.is_(False), User.status == UserStatus.ACTIVE,
+        User.plex_access_lost_at.is_(None),
+        (User.plex_access_checked_at.is_(None)) | (User.plex_access_checked_at < since))).all()
+    counts = {"ok": 0, "lost": 0, "unknown": 0}
+    for user_id in ids:
+        counts[check_access(user_id)] += 1
+    log.info("plex access check: %s", counts)
+    return counts
+
+
+def access_still_there(user: User) -> bool:
+    """For a remember-me sign-in: False when the account lost our server (it is signed out everywhere then).
+    Asks plex.tv unless it was asked within REMEMBER_CHECK_EVERY; an inconclusive answer lets the user in."""
+    if user.plex_access_lost_at is not None:
+        return False
+    if not user.plex_token or (user.plex_access_checked_at is not None
+                               and utcnow() - user.plex_access_checked_at < REMEMBER_CHECK_EVERY):
+        return True
+    return check_access(user.id) != "lost"

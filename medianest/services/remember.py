@@ -58,6 +58,7 @@ class Use:
     new_token: str | None = field(default=None, repr=False)  # None: keep the cookie as it is (grace) or drop it
     token_id: uuid.UUID | None = None
     theft: bool = False
+    reason: str | None = None  # why a known token no longer signs in, for the sign-in page (plex_auth.ACCESS_LOST)
 
     @property
     def ok(self) -> bool:
@@ -77,7 +78,7 @@ def use(token: str) -> Use:
         return Use()
     row, user = found
     if row.expires_at <= now:
-        return Use()
+        return Use(reason=_why_ended(user))
     if row.last_used_at is not None:
         if now - row.last_used_at <= REUSE_GRACE and user.is_active:
             log.info("remember-me token %s presented again within the grace period", row.id)
@@ -87,6 +88,10 @@ def use(token: str) -> Use:
         return Use(theft=True)
     if not user.is_active:
         return Use()
+    from medianest.services import plex_auth
+
+    if not plex_auth.access_still_there(user):  # re-checked at every remember-me sign-in (at most every 10 min)
+        return Use(reason=plex_auth.ACCESS_LOST)
     # Claim the token atomically: of two racing requests only one rotates it.
     claimed = db.session.execute(
         db.update(SessionToken).where(SessionToken.id == row.id, SessionToken.last_used_at.is_(None))
@@ -110,10 +115,23 @@ def forget(token: str | None) -> None:
         db.session.commit()
 
 
-def revoke_everything(user_id, *, reason: str) -> None:
-    """Every remember-me token and every session of this user, at once."""
+def _why_ended(user: User) -> str | None:
+    from medianest.services import plex_auth
+
+    return plex_auth.ACCESS_LOST if user.plex_access_lost_at is not None else None
+
+
+def revoke_everything(user_id, *, reason: str, keep_tombstones: bool = False) -> None:
+    """Every remember-me token and every session of this user, at once.
+
+    With keep_tombstones the tokens are expired instead of deleted (retention removes them later), so a browser
+    presenting one can still be told why it was signed out."""
     sessions = db.session.execute(db.delete(Session).where(Session.user_id == user_id)).rowcount
-    tokens = db.session.execute(db.delete(SessionToken).where(SessionToken.user_id == user_id)).rowcount
+    if keep_tombstones:
+        tokens = db.session.execute(db.update(SessionToken).where(SessionToken.user_id == user_id)
+                                    .values(expires_at=utcnow())).rowcount
+    else:
+        tokens = db.session.execute(db.delete(SessionToken).where(SessionToken.user_id == user_id)).rowcount
     db.session.commit()
     log.warning("user %s: %s; revoked %d session(s) and %d remember-me token(s)", user_id, reason, sessions, tokens)
 

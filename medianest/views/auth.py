@@ -19,7 +19,8 @@ from medianest import htmx
 from medianest.extensions import limiter, login_manager
 from medianest.forms import ChangePasswordForm, LoginForm, PlexSignInForm, ResetPasswordForm
 from medianest.security import client_ip
-from medianest.services import ServiceError, auth_sessions, plex_auth, remember, users
+from medianest.models import UserStatus
+from medianest.services import ServiceError, as_uuid, auth_sessions, plex_auth, remember, users
 from medianest.services.rate_limits import (
     ACCOUNT_ATTEMPTS,
     DEVICE_COOKIE,
@@ -72,6 +73,8 @@ def _remembered_user():
         g.remember_cookie = None
         if result.theft:
             g.signed_out_reason = auth_sessions.ENDED
+        elif result.reason:
+            g.signed_out_reason = result.reason
         return None
     auth_sessions.start(result.user, ip=client_ip(), user_agent=request.user_agent.string,
                         remember_token_id=result.token_id, fresh_cookie=False)
@@ -107,7 +110,7 @@ def write_remember_cookie(response):
 def unauthorized():
     reason = g.get("signed_out_reason")
     if reason:
-        flash(auth_sessions.END_MESSAGES[reason], "warning")
+        flash(_signed_out_message(reason), "warning")
     target = same_site_path(htmx.current_url()) if htmx.is_htmx() else request.full_path.rstrip("?")
     login_url = url_for("auth.login", next=safe_next(target) or None)
     if htmx.is_htmx():
@@ -153,6 +156,24 @@ def _admin_exists() -> bool:
     return state["admin_exists"]
 
 
+SUSPENDED_MESSAGE = "This account is suspended. Ask an admin if you think this is a mistake."
+
+
+def _signed_out_message(reason: str) -> str:
+    """Why this browser was signed out. A session that was ended because its account was suspended or lost
+    its Plex access says so: the (signed) cookie still names the account."""
+    if reason == auth_sessions.ENDED or reason == auth_sessions.SUSPENDED:
+        user_id = as_uuid(cookie.get(auth_sessions.USER_KEY))
+        user = users.get(user_id) if user_id else None
+        if user is not None and user.status == UserStatus.SUSPENDED:
+            return SUSPENDED_MESSAGE
+        if user is not None and user.plex_access_lost_at is not None:
+            return plex_auth.ACCESS_LOST_MESSAGE
+    if reason == plex_auth.ACCESS_LOST:
+        return plex_auth.ACCESS_LOST_MESSAGE
+    return auth_sessions.END_MESSAGES.get(reason, auth_sessions.END_MESSAGES[auth_sessions.ENDED])
+
+
 # -- password sign-in -----------------------------------------------------------------------------
 def _login_page(form=None, *, status: int = 200, plex_error: str | None = None):
     context = {"form": form if form is not None else LoginForm(), "plex_form": PlexSignInForm(prefix="plex"),
@@ -177,8 +198,12 @@ def login():
     if form.validate_on_submit():
         try:
             user = users.authenticate(form.email.data, form.password.data)
+            if user.plex_access_lost_at is not None and not user.is_admin:
+                raise ServiceError(plex_auth.ACCESS_LOST_MESSAGE, status=403)
         except ServiceError as err:
-            form.password.errors.append(err.message)
+            suspended = err.status == 403 and (users.get_by_email(form.email.data or "") or None)
+            form.password.errors.append(SUSPENDED_MESSAGE if suspended and suspended.status == UserStatus.SUSPENDED
+                                        else err.message)
         else:
             _sign_in(user, remember_me=bool(form.remember.data))
             return _known_device_cookie(htmx.redirect(safe_next(request.args.get("next")) or url_for("dashboard.index")),
