@@ -24,7 +24,8 @@ SERVICES = ("plex", "overseerr", "uptime-kuma", "youtube")
 
 SEED_USERS = """
 INSERT INTO users (email, name, role, password_hash)
-SELECT 'bench' || g || '@example.com', 'Bench user ' || g, 'USER', :digest FROM generate_series(1, CAST(:users AS integer)) AS g
+SELECT 'bench' || g || '@example.com', 'Bench user ' || g, 'USER', :digest
+FROM generate_series(1, CAST(:users AS integer)) AS g
 """
 # Row g belongs to bench(1 + g % 50), created g minutes ago; a third are series; statuses cycle.
 SEED_REQUESTS = """

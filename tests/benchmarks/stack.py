@@ -12,7 +12,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import requests
@@ -244,7 +243,3 @@ class Stack:
         for fake in self.fakes:
             fake.stop()
         shutil.rmtree(self.instance, ignore_errors=True)
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
