@@ -34,6 +34,7 @@ MAX_RAW_TAIL = timedelta(hours=6)
 HOURLY_DAYS = 365  # retention; raw rows keep 90 days (services/maintenance.py)
 DAILY_DAYS = 5 * 365
 MARK = ""  # service_name and metric_name of the row marking how far rollups reach
+LOCK_ID = 7_001_007  # PostgreSQL advisory lock: one rollup at a time (two upserting the same rows could deadlock)
 
 
 def floor_hour(moment: datetime) -> datetime:
@@ -129,10 +130,13 @@ def rollup(now: datetime | None = None) -> dict:
     """Roll the complete hours and days not rolled up yet (plus the last REWORK of hours); commits."""
     now = now or utcnow()
     until = floor_hour(now)
+    if _postgresql():
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(LOCK_ID)))  # released at commit
     hourly, daily = watermarks()
     if hourly is None:
         oldest = db.session.scalar(sa.select(sa.func.min(ServiceMetric.timestamp)))
         if oldest is None:
+            db.session.commit()  # ends the transaction, and with it the lock
             return {"hours_from": None, "days_from": None}
         start = floor_hour(_as_datetime(oldest))
     else:
