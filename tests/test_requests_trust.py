@@ -210,3 +210,35 @@ def test_a_partly_overlapping_season_request_says_which_seasons_are_followed(app
     assert bob_row.seasons == [3]
     assert "Game of Thrones" in bob_client.get("/requests/following", headers=HX).get_data(as_text=True)
 
+
+
+def test_reviving_a_failed_request_never_breaks_the_one_active_rule(app, auth, people, ovs):
+    """A failed request whose user asked again since: the admin's retry and Overseerr's revival refuse calmly."""
+    from medianest.services import ServiceError
+    from medianest.services import requests as service
+    from tests.factories import make_request
+
+    alice = people[0]
+    failed = make_request(app, alice, tmdb_id="603", status="failed", forward_state="failed", overseerr_id=None,
+                          forward_error="Overseerr refused it.")
+    alice_client = auth.login_as(alice)
+    assert alice_client.post("/requests/", data={"media_type": "movie", "tmdb_id": "603"}, headers=HX).status_code == 200
+    with app.app_context():
+        with pytest.raises(ServiceError, match="another open request"):
+            service.retry_forward(failed.id)
+        db.session.rollback()
+        row = db.session.get(MediaRequest, failed.id)
+        row.overseerr_id, row.forward_state = "77", "sent"
+        db.session.commit()
+    new = [r for r in _rows(app) if r.id != failed.id][0]
+    ovs.set_request_status(int(new.overseerr_id), APPROVED, M_PROCESSING)  # Overseerr's one request is moving
+    ovs_rows = ovs.requests_made
+    assert len(ovs_rows) == 1
+    with app.app_context():
+        db.session.execute(db.update(MediaRequest).where(MediaRequest.id == failed.id)
+                           .values(overseerr_id=new.overseerr_id))
+        db.session.commit()
+        result = service.reconcile()
+    assert result["checked"] == 2
+    statuses = {r.id: r.status for r in _rows(app)}
+    assert statuses[failed.id] == "failed" and statuses[new.id] == "approved"

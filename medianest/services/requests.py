@@ -334,11 +334,16 @@ def submit(user_id, media_type: str, tmdb_id, seasons=None, *, fallback_title: s
     return Submitted(row, "created", _submitted_message(row, followed_seasons))
 
 
-def _active_twin(user_id, media_type: str, tmdb_id: int, seasons) -> MediaRequest | None:
-    return db.session.scalar(db.select(MediaRequest).where(
+def _active_twin(user_id, media_type: str, tmdb_id, seasons, *, besides=None) -> MediaRequest | None:
+    """The user's active request for the same title and season set (the one uq_media_requests_one_active allows)."""
+    stmt = db.select(MediaRequest).where(
         MediaRequest.user_id == user_id, MediaRequest.media_type == media_type,
         MediaRequest.tmdb_id == str(tmdb_id), MediaRequest.seasons_key == seasons_key(media_type, seasons),
-        MediaRequest.status.in_([s.value for s in ACTIVE_REQUEST_STATUSES])))
+        MediaRequest.status.in_([s.value for s in ACTIVE_REQUEST_STATUSES]))
+    if besides is not None:
+        stmt = stmt.where(MediaRequest.id != besides)
+    with db.session.no_autoflush:
+        return db.session.scalar(stmt)
 
 
 def _submitted_message(row: MediaRequest, followed_seasons=()) -> str:
@@ -614,6 +619,11 @@ def change_status(row: MediaRequest, new: RequestStatus, *, source: str, reason:
         if old != new:
             log.info("request %s: ignored %s -> %s from %s (not a forward move)", row.id, old, new, source)
         return False
+    if new in ACTIVE_REQUEST_STATUSES and old not in ACTIVE_REQUEST_STATUSES and _active_twin(
+            row.user_id, row.media_type, row.tmdb_id, row.seasons, besides=row.id) is not None:
+        log.warning("request %s: not moved %s -> %s (%s): its user has another active request for the same title",
+                    row.id, old, new, source)
+        return False
     row.status = new
     row.updated_at = utcnow()
     if new == RequestStatus.COMPLETED:
@@ -668,8 +678,21 @@ def sync(request_id) -> bool:
     if client is None:
         return False
     changed = _sync_row(client, row)
-    db.session.commit()
-    return changed
+    committed = _commit_sync(row.id)
+    return changed and committed
+
+
+def _commit_sync(request_id) -> bool:
+    """Commit what a re-read changed. A failed request Overseerr revives while its user has another active
+    request for the same title would break the one-active-request rule: it stays as it was (logged)."""
+    try:
+        db.session.commit()
+        return True
+    except IntegrityError:
+        db.session.rollback()
+        log.warning("request %s: Overseerr revived it, but its user has another active request for the same "
+                    "title; left as it was", request_id)
+        return False
 
 
 def _sync_row(client, row: MediaRequest) -> bool:
@@ -707,7 +730,8 @@ def reconcile(batch: int = RECONCILE_BATCH) -> dict:
             errors += 1
             log.warning("reconcile of request %s failed: %s", row.id, _detail(exc))
         checked += 1
-        db.session.commit()
+        if not _commit_sync(row.id):
+            errors += 1
     log.info("reconcile: %s checked, %s changed, %s errors", checked, changed, errors)
     return {"checked": checked, "changed": changed, "errors": errors}
 
@@ -865,11 +889,19 @@ def retry_forward(request_id, admin_id=None) -> MediaRequest:
     row = _admin_row(request_id)
     if row.forward_state != ForwardState.FAILED:
         raise ServiceError("Only requests Overseerr refused can be sent again.", status=409)
+    if _active_twin(row.user_id, row.media_type, row.tmdb_id, row.seasons, besides=row.id) is not None:
+        raise ServiceError("This person has another open request for the same title now; that one is followed "
+                           "instead, so this one stays as it is.", status=409)
     row.forward_state = ForwardState.QUEUED
     row.forward_attempts = 0
     row.forward_error = None
     change_status(row, RequestStatus.PENDING, source=f"admin {admin_id} retry", force=True)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # the user asked for the same title again since: that request stands instead
+        db.session.rollback()
+        raise ServiceError("This person has another open request for the same title now; that one is followed "
+                           "instead, so this one stays as it is.", status=409) from None
     log.info("request %s queued again by %s", row.id, admin_id)
     _enqueue_forward(row.id)
     return db.session.get(MediaRequest, row.id, populate_existing=True)
