@@ -408,3 +408,48 @@ def test_0007_fills_the_metric_rollups_from_existing_rows_and_goes_back(app):
     assert not {"service_metrics_hourly", "service_metrics_daily"} & _tables()
     indexes = {ix["name"] for ix in sa.inspect(db.engine).get_indexes("media_requests")}
     assert "idx_media_requests_created_id" not in indexes
+
+
+def test_0008_keys_season_sets_and_sets_aside_duplicates_the_old_race_made(app):
+    upgrade(revision="0007_scale")
+    user_id, other_id = uuid.uuid4(), uuid.uuid4()
+    users = sa.table("users", sa.column("id", sa.Uuid()), sa.column("email", sa.String()))
+    requests = sa.table("media_requests", sa.column("id", sa.Uuid()), sa.column("user_id", sa.Uuid()),
+                        sa.column("title", sa.String()), sa.column("media_type", sa.String()),
+                        sa.column("tmdb_id", sa.String()), sa.column("status", sa.String()),
+                        sa.column("seasons", sa.JSON()), sa.column("created_at", sa.DateTime()))
+    now = utcnow()
+    rows = [  # (name, user, type, tmdb, status, seasons, minutes ago)
+        ("first", user_id, "movie", "603", "pending", None, 10),
+        ("twin", user_id, "movie", "603", "pending", None, 5),  # the race's duplicate
+        ("twin2", user_id, "movie", "603", "approved", None, 4),
+        ("old-denied", user_id, "movie", "603", "denied", None, 20),
+        ("bobs", other_id, "movie", "603", "pending", None, 3),
+        ("s12", user_id, "tv", "1399", "pending", [2, 1], 9),
+        ("s21", user_id, "tv", "1399", "pending", [1, 2], 8),  # the same set, written the other way round
+        ("s3", user_id, "tv", "1399", "pending", [3], 7),
+        ("all", user_id, "tv", "1396", "pending", None, 6),
+    ]
+    ids = {name: uuid.uuid4() for name, *_ in rows}
+    with db.engine.begin() as conn:
+        conn.execute(sa.insert(users), [{"id": user_id, "email": "a@example.com"},
+                                        {"id": other_id, "email": "b@example.com"}])
+        conn.execute(sa.insert(requests), [
+            {"id": ids[name], "user_id": who, "title": name, "media_type": kind, "tmdb_id": tmdb, "status": status,
+             "seasons": seasons, "created_at": now - timedelta(minutes=ago)}
+            for name, who, kind, tmdb, status, seasons, ago in rows])
+    upgrade(revision="0008_trust")
+    with db.engine.connect() as conn:
+        found = {r.title: (r.status, r.seasons_key) for r in conn.execute(
+            sa.text("SELECT title, status, seasons_key FROM media_requests"))}
+    assert found == {
+        "first": ("pending", ""), "twin": ("failed", ""), "twin2": ("failed", ""), "old-denied": ("denied", ""),
+        "bobs": ("pending", ""), "s12": ("pending", "1,2"), "s21": ("failed", "1,2"), "s3": ("pending", "3"),
+        "all": ("pending", "all"),
+    }
+    with pytest.raises(IntegrityError), db.engine.begin() as conn:
+        conn.execute(sa.insert(requests).values(id=uuid.uuid4(), user_id=user_id, title="again", media_type="movie",
+                                                tmdb_id="603", status="pending"))
+    downgrade(revision="0007_scale")
+    columns = {c["name"] for c in sa.inspect(db.engine).get_columns("users")}
+    assert not {"plex_access_lost_at", "plex_access_checked_at", "sign_in_unlocks"} & columns
