@@ -138,6 +138,16 @@ class Stack:
         self.fakes = [self.plex, self.overseerr, self.kuma, self.plextv]
         self.env["MEDIANEST_PLEX_TV_URL"] = self.plextv.url
 
+    def configure_services(self) -> None:
+        """Plex, Overseerr and Uptime Kuma pointing at the fakes (in an app context)."""
+        from medianest.services import service_config
+        from tests.fakes.overseerr import API_KEY
+        from tests.fakes.plex import ADMIN_TOKEN
+
+        service_config.configure("plex", url=self.plex.url, secret=ADMIN_TOKEN)
+        service_config.configure("overseerr", url=self.overseerr.url, secret=API_KEY)
+        service_config.configure("uptime-kuma", url=self.kuma.url, settings={"slug": "media"})
+
     def migrate_and_seed(self) -> dict:
         """The household: an admin and three members, the services pointing at the fakes, a few requests,
         downloads and notifications. Returns the ids the polls need."""
@@ -145,9 +155,7 @@ class Stack:
 
         from medianest.extensions import db
         from medianest.models import MediaRequest, User, YoutubeDownload
-        from medianest.services import notifications, service_config
-        from tests.fakes.overseerr import API_KEY
-        from tests.fakes.plex import ADMIN_TOKEN
+        from medianest.services import health, notifications
         from tests.factories import password_hash
 
         prepare_database(self.database_url)
@@ -160,9 +168,7 @@ class Stack:
             others = [User(email=f"{n}@bench.example", name=n.title(), password_hash=digest) for n in ("bob", "carol")]
             db.session.add_all([admin, alice, *others])
             db.session.flush()
-            service_config.configure("plex", url=self.plex.url, secret=ADMIN_TOKEN)
-            service_config.configure("overseerr", url=self.overseerr.url, secret=API_KEY)
-            service_config.configure("uptime-kuma", url=self.kuma.url, settings={"slug": "media"})
+            self.configure_services()
             statuses = ["pending", "approved", "downloading", "completed", "denied"]
             for i in range(20):
                 for who in (alice, *others):
@@ -180,8 +186,6 @@ class Stack:
             for i in range(5):
                 notifications.notify(alice.id, f"Request {i} is available", "Enjoy.", type="success")
             notifications.broadcast("Server maintenance", "Plex restarts on Sunday.")
-            from medianest.services import health
-
             health.run_round()  # the first round, as the worker would do within a minute
             ids = {"request": str(moving.id), "download": str(download.id)}
             db.session.remove()
