@@ -158,7 +158,7 @@ def _window_aggregate(services: list[str], window: str, now: datetime):
     return start, aggregate(services, (RESPONSE_TIME, UP), start, end, count)
 
 
-def _cached_aggregate(services: list[str], window: str, end: datetime, ttl: int):
+def _cached_aggregate(services: list[str], window: str, now: datetime, ttl: int):
     """aggregate() for a window, kept in the cache for `ttl` seconds (long windows barely change in minutes)."""
     key = f"metrics:series:{window}:{','.join(services)}"
     hit = cache.get(key)
@@ -170,7 +170,7 @@ def _cached_aggregate(services: list[str], window: str, end: datetime, ttl: int)
             return start, data
         except (KeyError, TypeError, ValueError):
             pass
-    start, data = _window_aggregate(services, window, end)
+    start, data = _window_aggregate(services, window, now)
     cache.set(key, {"start": start.isoformat(),
                     "data": {f"{s}|{m}": {str(i): list(v) for i, v in b.items()} for (s, m), b in data.items()}}, ttl)
     return start, data
@@ -178,8 +178,9 @@ def _cached_aggregate(services: list[str], window: str, end: datetime, ttl: int)
 
 def series_for(services: list[str], window: str = "24h", *, now: datetime | None = None,
                cache_ttl: int | None = None) -> dict[str, Series]:
-    """Response time and availability per bucket for each service over a named window (one query, or none when
-    `cache_ttl` is given and the cache holds a recent answer)."""
+    """Response time and availability per bucket for each service over a named window: one query for 24 h, the
+    rollup watermark and one query for 7 d and 30 d (which end with the hour in progress), none when `cache_ttl`
+    is given and the cache holds a recent answer."""
     if window not in WINDOWS:
         raise ValueError(f"unknown window {window!r}")
     length, count = WINDOWS[window]
