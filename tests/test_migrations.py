@@ -105,6 +105,8 @@ NAMED_INDEXES = {
 DESC_INDEXES = {
     ("users", "idx_users_last_login"): "last_login_at",
     ("media_requests", "idx_media_requests_created_at"): "created_at",
+    ("media_requests", "idx_media_requests_created_id"): "created_at",  # 0007: the lists' ORDER BY created_at DESC, id
+    ("media_requests", "idx_media_requests_user_created_id"): "created_at",
     ("youtube_downloads", "idx_youtube_downloads_created_at"): "created_at",
     ("service_status", "idx_service_status_last_check"): "last_check_at",
     ("error_logs", "idx_error_logs_created_at"): "created_at",
