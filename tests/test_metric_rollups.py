@@ -120,3 +120,11 @@ def test_retention_keeps_rollups_after_raw_rows_expire(ctx):
     assert counts["service_metrics_daily"] == 0  # daily rows keep five years
     assert {k[2] for k in rollup_rows(ServiceMetricHourly)} == {rollups.floor_hour(old)}
     assert len(rollup_rows(ServiceMetricDaily)) == 4
+
+
+def test_a_new_install_rolls_up_once_not_on_every_view(ctx):
+    add("plex", rollups.floor_hour(NOW), 90.0, 1.0)  # checks only in the hour in progress
+    assert metrics.series_for(["plex"], "7d", now=NOW)["plex"].buckets[-1].avg == 90.0
+    with count_queries(db.engine) as queries:
+        series = metrics.series_for(["plex"], "7d", now=NOW)["plex"]
+    assert len(queries) == 2 and series.buckets[-1].avg == 90.0 and series.uptime == 100.0

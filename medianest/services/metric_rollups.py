@@ -143,11 +143,11 @@ def rollup(now: datetime | None = None) -> dict:
         start = min(hourly - REWORK, until)
     if start < until:
         _roll_hours(start, until)
-        _mark(ServiceMetricHourly, until - HOUR)
+    _mark(ServiceMetricHourly, until - HOUR)  # also in an install's first hour: nothing older is missing
     day_start = floor_day(start) if daily is None else min(floor_day(start), daily - DAY)
     if day_start < floor_day(until):
         _roll_days(day_start, floor_day(until))
-        _mark(ServiceMetricDaily, floor_day(until) - DAY)
+    _mark(ServiceMetricDaily, floor_day(until) - DAY)
     db.session.commit()
     return {"hours_from": start.isoformat(), "days_from": day_start.isoformat()}
 
