@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 
 import redis
-from flask import current_app
+from flask import current_app, has_request_context
 
 from medianest import cache
 from medianest.clients.base import CircuitOpen, ClientError, Unreachable
@@ -157,7 +157,8 @@ class Breaker:
 
 def guard(client, name: str, *, limit: bool = True):
     """Attach the shared breaker of service `name` to a client (None passes through); limit=False for
-    image fetches (no in-flight limit)."""
-    if client is not None:
+    image fetches (no in-flight limit). Only in a web request: the worker and the CLI are asked to do exactly
+    this call (forward a request, reconcile) and wait for it."""
+    if client is not None and has_request_context():
         client.breaker = Breaker(name, limit=limit)
     return client

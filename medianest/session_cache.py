@@ -30,6 +30,17 @@ SECRET_COLUMNS = {"password_hash", "plex_token"}
 _COLUMNS = [c for c in User.__table__.columns if c.key not in SECRET_COLUMNS]
 
 
+def _loader(column):
+    if isinstance(column.type, sa.Uuid):
+        return uuid.UUID
+    if isinstance(column.type, sa.DateTime):
+        return datetime.fromisoformat
+    return None
+
+
+_LOADERS = [(c.key, _loader(c)) for c in _COLUMNS]
+
+
 def entry_key(token_hash: str) -> str:
     return PREFIX + token_hash
 
@@ -97,7 +108,9 @@ def store(token_hash: str, tokens: list[str] | None, user: User, expires: dateti
 def user_from(entry: dict) -> User:
     """The entry's user as a persistent object of this request's database session, without a query: reading a
     column that is not cached (a secret) or a relationship loads it as usual."""
-    values = {c.key: _load(c, entry["user"].get(c.key)) for c in _COLUMNS}
+    cached = entry["user"]
+    values = {key: (load(cached[key]) if load and cached.get(key) is not None else cached.get(key))
+              for key, load in _LOADERS}
     key = db.session.identity_key(User, values["id"])
     existing = db.session.identity_map.get(key)
     if existing is not None:
@@ -115,12 +128,3 @@ def _dump(value):
         return value.isoformat()
     return value
 
-
-def _load(column, value):
-    if value is None:
-        return None
-    if isinstance(column.type, sa.Uuid):
-        return uuid.UUID(value)
-    if isinstance(column.type, sa.DateTime):
-        return datetime.fromisoformat(value)
-    return value

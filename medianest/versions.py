@@ -2,14 +2,15 @@
 
 Conditional polls (ETags) and the cached sign-in compare these tokens instead of asking the database whether
 anything changed. They are written by SQLAlchemy session events, so no write path can forget them:
-- a flushed ORM change replaces the row's token (`v:<table>:<key>`) and, except for the ROW_ONLY tables, the
-  table's token (`v:<table>`);
+- a flushed ORM change replaces the row's token (`v:<table>:<key>`) and the table's token (`v:<table>`), except
+  for updates of the ROW_ONLY tables (a session's "last seen", a user's last sign-in);
 - a bulk UPDATE/DELETE statement replaces the table's token (its rows are not known).
 Tokens are random, so a Redis that lost its data can never make an old ETag match again. Only with Redis
 (the embedded mode has no shared cache between web and worker, and skips all of this).
 """
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 
@@ -82,7 +83,7 @@ def ensure(keys) -> None:
 
 
 # -- session events -----------------------------------------------------------------------------
-def _row_keys_of(obj) -> list[str]:
+def _row_keys_of(obj, *, updated: bool = False) -> list[str]:
     table = getattr(obj, "__tablename__", None)
     if table is None:
         return []
@@ -94,7 +95,7 @@ def _row_keys_of(obj) -> list[str]:
     else:
         identity = state.mapper.primary_key_from_instance(obj)
         keys = [row_key(table, identity[0])] if identity and identity[0] is not None else []
-    if table not in ROW_ONLY:
+    if not (updated and table in ROW_ONLY):
         keys.append(table_key(table))
     return keys
 
@@ -109,7 +110,7 @@ def _after_flush(session, _flush_context):
     pending = _pending(session)
     for obj in session.dirty:
         if _changed(obj):
-            pending.update(_row_keys_of(obj))
+            pending.update(_row_keys_of(obj, updated=True))
     for obj in (*session.new, *session.deleted):
         pending.update(_row_keys_of(obj))
 
@@ -146,3 +147,41 @@ def init_app(app) -> None:
     event.listen(Session, "do_orm_execute", _after_bulk)
     event.listen(Session, "after_commit", _after_commit)
     event.listen(Session, "after_soft_rollback", lambda session, _tx: _after_rollback(session))
+
+
+# -- values cached until a table changes ----------------------------------------------------------
+VALUE_PREFIX = "medianest:vc:"
+
+
+def cached(name: str, tables: list[str], compute, ttl: int = 3600):
+    """`compute()`, remembered until one of `tables` changes: one MGET on a hit. The versions are read before
+    computing, so a change during the computation only costs one more computation. Without Redis (or when it
+    is away) it simply computes."""
+    r = client()
+    if r is None:
+        return compute()
+    keys = [table_key(t) for t in tables]
+    try:
+        raw, *found = r.mget([VALUE_PREFIX + name, *keys])
+    except redis.RedisError as exc:
+        cache.warn_unreachable(log, "cached value not readable", exc)
+        return compute()
+    if not all(found):  # first use of these tables' versions: make them, then read them back
+        ensure([k for k, v in zip(keys, found) if v is None])
+        try:
+            found = r.mget(keys)
+        except redis.RedisError:
+            return compute()
+        if not all(found):
+            return compute()
+    tokens = [v.decode() for v in found]
+    if raw is not None:
+        entry = json.loads(raw)
+        if entry.get("v") == tokens:
+            return entry["value"]
+    value = compute()
+    try:
+        r.set(VALUE_PREFIX + name, json.dumps({"v": tokens, "value": value}), ex=ttl)
+    except redis.RedisError as exc:
+        cache.warn_unreachable(log, "cached value not written", exc)
+    return value

@@ -26,7 +26,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from medianest import crypto
+from medianest import crypto, versions
 from medianest.clients.base import (
     MAX_BODY_BYTES,
     BadResponse,
@@ -232,11 +232,15 @@ CHECKLIST = {
 
 
 def setup_checklist() -> list[dict]:
-    """The outside services of a fresh install and whether each is connected (saved and switched on)."""
-    rows = dict(db.session.execute(db.select(ServiceConfig.service_name, ServiceConfig.enabled)
-                                   .where(ServiceConfig.service_name.in_(list(CHECKLIST)))).all())
-    return [{"name": name, "label": SPECS[name].label, "purpose": purpose, "saved": name in rows,
-             "connected": bool(rows.get(name))} for name, purpose in CHECKLIST.items()]
+    """The outside services of a fresh install and whether each is connected (saved and switched on).
+    Cached until the service configuration changes (the dashboard shows it on every view)."""
+    def compute():
+        rows = dict(db.session.execute(db.select(ServiceConfig.service_name, ServiceConfig.enabled)
+                                       .where(ServiceConfig.service_name.in_(list(CHECKLIST)))).all())
+        return [{"name": name, "label": SPECS[name].label, "purpose": purpose, "saved": name in rows,
+                 "connected": bool(rows.get(name))} for name, purpose in CHECKLIST.items()]
+
+    return versions.cached("setup-checklist", ["service_config"], compute)
 
 
 def redact_url(url: str | None) -> str:

@@ -2,6 +2,8 @@
 from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 
+from medianest import versions
+
 from medianest.views import (  # noqa: F401  (admin_* modules add routes to the admin blueprint)
     account,
     admin,
@@ -65,7 +67,8 @@ def unread_notifications() -> int:
 
     if not current_user.is_authenticated:
         return 0
-    return unread_count(current_user._get_current_object())
+    user = current_user._get_current_object()
+    return versions.cached(f"unread:{user.id}", ["notifications", "notification_reads"], lambda: unread_count(user))
 
 
 def init_template_helpers(app: Flask):

@@ -8,7 +8,7 @@ from flask import abort, flash, make_response, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
-from medianest import htmx
+from medianest import htmx, polls, versions
 from medianest.extensions import db
 from medianest.models import MediaRequest
 from medianest.services import ServiceError, quotas, users
@@ -42,6 +42,11 @@ def requests():
     if not htmx.is_fragment_request():
         context.update(defaults=quotas.defaults(), overrides=quotas.overrides())
     return htmx.render_page_or_fragment("admin/requests.html", "admin/_requests_table.html", **context)
+
+
+polls.page("admin.requests", lambda _args: polls.Depends(
+    versions=[versions.table_key(t) for t in ("media_requests", "request_interests", "request_quotas", "users")],
+    per_minute=True))
 
 
 def _row_response(request_id, message: str | None = None, *, error: str | None = None, status: int = 200):

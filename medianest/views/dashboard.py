@@ -5,7 +5,7 @@ fresh. The fragment refreshes itself every POLL_SECONDS (15 s) and is exempt fro
 """
 from flask import Blueprint, current_app
 
-from medianest import cache, htmx, polls, versions
+from medianest import cache, htmx, polls
 from medianest.extensions import limiter
 from medianest.services import health, service_config
 
@@ -22,5 +22,4 @@ def index():
                                         poll_seconds=poll, setup_checklist=service_config.setup_checklist)
 
 
-polls.poll("dashboard.index", lambda _args: polls.Depends(
-    versions=[versions.table_key("service_config")], keys=[cache.key(health.SNAPSHOT_KEY)], per_minute=True))
+polls.page("dashboard.index", lambda _args: polls.Depends(keys=[cache.key(health.SNAPSHOT_KEY)], per_minute=True))

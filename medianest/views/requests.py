@@ -49,6 +49,11 @@ def index():
                                         filters=filters, args=request.args, followed=followed)
 
 
+polls.page("requests.index", lambda _args: polls.Depends(
+    versions=[versions.table_key(t) for t in ("media_requests", "request_interests", "request_quotas")],
+    per_minute=True))
+
+
 @bp.get("/following")
 @limiter.exempt
 def following():
