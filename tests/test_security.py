@@ -492,5 +492,7 @@ def test_sign_in_cookies_are_http_only_same_site_and_secure_behind_https(make_ap
 def test_the_session_cookie_holds_only_a_token(client, admin):
     client.post("/auth/login", data={"email": "admin@example.com", "password": ADMIN_PASSWORD})
     with client.session_transaction() as cookie:
-        assert set(cookie) <= {"sid", "_flashes", "csrf_token", "_permanent"}
+        # the session token, and beside it the (not secret) user id the sign-in cache is read with
+        assert set(cookie) <= {"sid", "uid", "_flashes", "csrf_token", "_permanent"}
+        assert cookie["uid"] == str(admin.id)
         assert ADMIN_PASSWORD not in json.dumps(dict(cookie), default=str)
