@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -204,6 +205,7 @@ class ConditionalViews:
         _conditional(response, etag)
         for name, value in SECURITY_HEADERS:
             response.headers.setdefault(name, value)
+        response.headers["X-Request-ID"] = uuid.uuid4().hex
         return response
 
     def _keep(self, store, captured, body):
