@@ -173,3 +173,43 @@ def test_polls_write_no_log_line_but_pages_do(app, clients, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "medianest.requests"]
     assert not any("/notifications/bell" in line for line in lines)
     assert any(line.startswith("GET /notifications/ 200") for line in lines)
+
+
+@needs_redis
+def test_pages_are_served_from_their_last_render_until_what_they_show_changes(app, auth, alice, bob):
+    phone, laptop, bobs = app.test_client(), app.test_client(), app.test_client()
+    for who, browser in ((alice, phone), (alice, laptop), (bob, bobs)):
+        auth.login_as(who, browser)
+    make_request(app, alice, title="Alice Film")
+    for _ in range(3):
+        first = phone.get("/requests/")
+    with app.app_context():
+        engine = db.engine
+    with count_queries(engine) as seen:
+        again = phone.get("/requests/")
+    assert seen == [] and again.data == first.data and b"Alice Film" in again.data  # the kept render
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert phone.get("/requests/", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+
+    with count_queries(engine) as laptop_first:
+        laptop.get("/requests/")
+    assert any("media_requests" in q for q in laptop_first)  # each browser has its own render (its CSRF token)
+    assert b"Alice Film" not in bobs.get("/requests/").data
+
+    make_request(app, alice, title="Second Film")
+    changed = phone.get("/requests/")
+    assert b"Second Film" in changed.data and changed.headers["ETag"] != first.headers["ETag"]
+    with count_queries(engine) as hard:
+        reloaded = phone.get("/requests/", headers={"Cache-Control": "no-cache"})
+    assert hard and b"Second Film" in reloaded.data  # a hard reload renders anew
+
+
+@needs_redis
+def test_a_page_with_a_flash_message_is_never_served_from_a_kept_render(app, auth, alice):
+    browser = auth.login_as(alice, app.test_client())
+    for _ in range(3):
+        browser.get("/requests/")
+    row = make_request(app, alice, title="To cancel", forward_state="queued", overseerr_id=None)
+    cancelled = browser.post(f"/requests/{row.id}/cancel", follow_redirects=True)
+    assert cancelled.status_code == 200 and b"notice-success" in cancelled.data
+    assert b"notice-success" not in browser.get("/requests/").data  # shown once, then gone
