@@ -4,7 +4,8 @@ database, `<bench database>_scale`, served by a second gunicorn with the same se
 
 Rows are seeded with generate_series; metric rollups are brought up to date as the worker's periodic task
 does. Each page is requested from the small and the large server in turn (one keep-alive connection each),
-and the medians compared; the metrics charts are read from a cold cache (their cache key deleted before every
+and the medians compared. Every request is a hard reload (Cache-Control: no-cache), so pages are rendered, not
+served from a kept render; the metrics charts are read from a cold cache (their cache key deleted before every
 request)."""
 from __future__ import annotations
 
@@ -124,6 +125,8 @@ class Side:
         for who, email in (("user", "bench1@example.com"), ("admin", "admin@bench.example")):
             self.sessions[who] = requests.Session()
             self.sessions[who].headers["Cookie"] = stack.sign_in(base, email)
+            # As a hard reload: rendered anew each time (a kept render of an unchanged page would hide the queries).
+            self.sessions[who].headers["Cache-Control"] = "no-cache"
 
 
 def run(stack, base: str, *, quick: bool) -> None:
