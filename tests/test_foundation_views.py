@@ -76,7 +76,7 @@ def test_login_never_follows_offsite_next(client, admin):
 def test_suspended_local_account_cannot_sign_in(app, client, admin):
     make_user(app, email="s@example.com", status="suspended", password=GOOD)
     resp = client.post("/auth/login", data={"email": "s@example.com", "password": GOOD})
-    assert resp.status_code == 422 and b"not active" in resp.data
+    assert resp.status_code == 422 and b"This account is suspended" in resp.data  # issue 10, item 13
 
 
 def test_signed_out_htmx_request_gets_401_with_hx_redirect(client, admin):
