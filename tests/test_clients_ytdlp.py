@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -418,6 +421,20 @@ def test_yt_dlp_still_has_the_print_step_medianest_skips(client, fake_youtube, c
 
 def test_version_is_reported():
     assert yt_dlp_version()[:4].isdigit()
+
+
+def test_starting_the_web_app_does_not_load_yt_dlp(tmp_path):
+    # yt-dlp costs ~30 MB per process; a web worker that never previews or downloads must not pay it.
+    env = {**os.environ, "MEDIANEST_SKIP_DOTENV": "1", "MEDIANEST_INSTANCE_DIR": str(tmp_path / "instance")}
+    code = ("import sys, app\n"
+            "assert 'yt_dlp' not in sys.modules, 'yt_dlp imported at start-up'\n"
+            "from medianest.clients.ytdlp import YtDlpClient, check_url\n"
+            "check_url('https://www.youtube.com/watch?v=dQw4w9WgXcQ', allowed_hosts={'www.youtube.com'})\n"
+            "YtDlpClient()\n"
+            "assert 'yt_dlp' not in sys.modules, 'yt_dlp imported by a URL check'\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 # -- URL checks ------------------------------------------------------------------------------
