@@ -100,13 +100,13 @@ def test_postgresql_down_answers_503_and_a_fast_restart_loses_no_request(app, ma
     proxy, url = pg_proxy
     behind = make_app(SQLALCHEMY_DATABASE_URI=database_url(url, None), SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 2})
     client = auth.login_as(admin, behind.test_client())
-    assert client.get("/requests/").status_code == 200
+    assert client.get("/notifications/").status_code == 200
 
     proxy.cut()
     with caplog.at_level(logging.WARNING):
-        pages = [client.get("/requests/") for _ in range(5)]
-        poll = client.get("/notifications/bell", headers=HX)
-        api = client.get("/requests/", headers={"Accept": "application/json"})
+        pages = [client.get("/notifications/") for _ in range(5)]
+        poll = client.get("/notifications/?show=all", headers=HX)
+        api = client.get("/notifications/", headers={"Accept": "application/json"})
     for page in pages:
         assert page.status_code == 503 and page.headers["Retry-After"]
         assert b"The database is not answering; try again in a minute." in page.data
@@ -117,11 +117,11 @@ def test_postgresql_down_answers_503_and_a_fast_restart_loses_no_request(app, ma
     assert len(warnings) == 1  # one line per outage, not one per request
 
     proxy.restore()
-    assert client.get("/requests/").status_code == 200
+    assert client.get("/notifications/").status_code == 200
     proxy.cut()     # a fast restart: every pooled connection dies ...
     proxy.restore()  # ... and the server is back at once
     with caplog.at_level(logging.INFO, logger="medianest.resilience"):
-        in_flight = [client.get("/requests/").status_code for _ in range(3)]
+        in_flight = [client.get("/notifications/").status_code for _ in range(3)]
     assert in_flight == [200, 200, 200]
     assert any("runs again on a fresh one" in r.getMessage() for r in caplog.records)
     with app.app_context():

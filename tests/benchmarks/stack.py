@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -22,8 +23,25 @@ DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/medianest_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
 PASSWORD = "bench-password-9f2k"
 ENCRYPTION_KEY = "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGho="  # bench only
-# The Procfile's web line: gunicorn app:app --workers ${WEB_CONCURRENCY:-2} --threads 4 --access-logfile -
-GUNICORN = ["--workers", "2", "--threads", "4", "--access-logfile", "-"]
+
+
+def procfile_gunicorn_options() -> list[str]:
+    """gunicorn's options as the Procfile's web line gives them (defaults of ${VAR:-default} filled in, the bind
+    address left out): the bench runs what users run, whatever the Procfile says today."""
+    line = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith("web:"))
+    words = shlex.split(re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", line.split("gunicorn", 1)[1]))
+    options, skip = [], False
+    for word in words[1:]:  # words[0] is the app (app:app)
+        if skip:
+            skip = False
+        elif word in ("--bind", "-b"):
+            skip = True
+        else:
+            options.append(word)
+    return options
+
+
+GUNICORN = procfile_gunicorn_options()
 
 
 def require_wrk() -> str:
