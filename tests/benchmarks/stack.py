@@ -245,6 +245,9 @@ class Stack:
                             timeout=10, allow_redirects=False)
         if resp.status_code not in (200, 302, 303) or not session.cookies:
             raise SystemExit(f"bench sign-in as {email} failed: {resp.status_code}")
+        # Then land on the start page as the browser does: it shows (and so clears) the sign-in's flash message
+        # and takes the cookie the pages set, which is the cookie every later request of this browser carries.
+        session.get(f"{base}/", timeout=10)
         return "; ".join(f"{c.name}={c.value}" for c in session.cookies if c.path in ("/", ""))
 
     def log_tail(self, log: str, lines: int = 20) -> str:
