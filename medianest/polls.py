@@ -33,7 +33,6 @@ from itsdangerous import BadSignature
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_cookie, parse_etags
-from werkzeug.wrappers import Response
 
 from medianest import cache, session_cache, versions
 from medianest.security import SECURITY_HEADERS
@@ -109,8 +108,9 @@ class Tag:
                                digest_size=12).hexdigest()
 
 
-def _tag(endpoint: str, view_args: dict, path: str, variant: str, data: dict) -> Tag | None:
-    """This response's ETag for the cookie's session, from one MGET; None when it cannot be known yet."""
+def _tag(endpoint: str, view_args: dict, path: str, variant: str, data: dict, *, r, release: str) -> Tag | None:
+    """This response's ETag for the cookie's session, from one MGET (on Redis client `r`); None when it cannot
+    be known yet."""
     view = _VIEWS.get(endpoint)
     token, user_id = data.get(auth_sessions.COOKIE_KEY), data.get(auth_sessions.USER_KEY)
     if view is None or (variant != "fragment" and not view.pages) or "_flashes" in data \
@@ -121,17 +121,17 @@ def _tag(endpoint: str, view_args: dict, path: str, variant: str, data: dict) ->
     page_key = PAGE_PREFIX + hashlib.blake2b(f"{digest}:{variant}:{path}".encode(), digest_size=16).hexdigest() \
         if view.pages else None
     extra = [*spec.versions, *spec.keys, *([page_key] if page_key else [])]
-    entry, _, values = session_cache.read(digest, user_id, extra)
+    entry, _, values = session_cache.read(digest, user_id, extra, r=r)
     if values is None:
         return None
     stored = values.pop() if page_key else None
     missing = [k for k, v in zip(spec.versions, values) if v is None]
     if missing:
-        versions.ensure(missing)
+        versions.ensure(missing, r=r)
         return None
     role = ((entry or {}).get("user") or {}).get("role", "")
     h = hashlib.blake2b(digest_size=16)
-    for part in (current_app.extensions["medianest_release"], user_id, digest if view.pages else "", variant, path,
+    for part in (release, user_id, digest if view.pages else "", variant, path,
                  *(v or b"-" for v in values), str(int(time.time() // 60)) if spec.per_minute else ""):
         h.update(part if isinstance(part, bytes) else str(part).encode())
         h.update(b"\0")
@@ -162,9 +162,11 @@ class ConditionalViews:
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") != "GET":
             return self.wsgi_app(environ, start_response)
-        response = self._short_answer(environ)
-        if response is not None:
-            return response(environ, start_response)
+        answer = self._short_answer(environ)
+        if answer is not None:
+            status, headers, body = answer
+            start_response(status, headers)
+            return [body] if body else []
         captured = {}
 
         def capture(status, headers, exc_info=None):
@@ -188,25 +190,28 @@ class ConditionalViews:
             return None
         if endpoint not in _VIEWS:
             return None
-        with app.app_context():
-            try:
-                tag = _tag(endpoint, view_args, _path(environ), variant, self._cookie(environ))
-            except redis.RedisError:
-                return None
+        r = getattr(app.extensions.get("medianest_cache"), "client", None)
+        if r is None:
+            return None
+        try:
+            tag = _tag(endpoint, view_args, _path(environ), variant, self._cookie(environ), r=r,
+                       release=app.extensions["medianest_release"])
+        except redis.RedisError:
+            return None
         if tag is None or not tag.signed_in:
             return None
         etag = tag.etag()
         if etag in parse_etags(environ.get("HTTP_IF_NONE_MATCH")):
-            response = Response(status=304)
+            status, body, content_type = "304 Not Modified", b"", None
         elif tag.stored is not None and (kept := json.loads(tag.stored)).get("etag") == etag:
-            response = Response(kept["body"], status=200, content_type=kept["type"])
+            status, body, content_type = "200 OK", kept["body"].encode(), kept["type"]
         else:
             return None
-        _conditional(response, etag)
-        for name, value in SECURITY_HEADERS:
-            response.headers.setdefault(name, value)
-        response.headers["X-Request-ID"] = uuid.uuid4().hex
-        return response
+        headers = [("ETag", f'"{etag}"'), ("Cache-Control", "private, no-cache"), ("Vary", "HX-Request, Cookie"),
+                   *SECURITY_HEADERS, ("X-Request-ID", uuid.uuid4().hex)]
+        if content_type:
+            headers += [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        return status, headers, body
 
     def _keep(self, store, captured, body):
         key, etag = store
@@ -255,7 +260,7 @@ def _note_etag():
     if request.method == "GET" and variant and request.endpoint in _VIEWS and versions.client() is not None:
         try:
             g.view_tag = _tag(request.endpoint, request.view_args or {}, _path(request.environ), variant,
-                              dict(cookie))
+                              dict(cookie), r=versions.client(), release=current_app.extensions["medianest_release"])
         except redis.RedisError:
             g.view_tag = None
 

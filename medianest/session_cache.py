@@ -50,13 +50,13 @@ def version_keys(token_hash: str, user_id: str) -> list[str]:
             versions.table_key("users"), versions.row_key("users", user_id)]
 
 
-def read(token_hash: str, user_id: str | None, extra: list[str] = ()):
+def read(token_hash: str, user_id: str | None, extra: list[str] = (), *, r: redis.Redis | None = None):
     """(entry or None, the session's versions, values of `extra` keys), in one round trip.
 
     Versions are None when a token is missing (the caller makes them with `versions.ensure`); everything is
     None when Redis is away or the cookie names no user.
     """
-    r = versions.client()
+    r = r or versions.client()
     if r is None or not user_id:
         return None, None, None
     keys = version_keys(token_hash, user_id)

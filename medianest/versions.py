@@ -68,9 +68,9 @@ def bump(keys) -> None:
         cache.warn_unreachable(log, "data versions not updated", exc)
 
 
-def ensure(keys) -> None:
+def ensure(keys, *, r: redis.Redis | None = None) -> None:
     """Give a token to each of these keys that has none (a reader found them missing)."""
-    r = client()
+    r = r or client()
     if r is None:
         return
     try:
