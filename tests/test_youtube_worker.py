@@ -57,7 +57,8 @@ def consumers(app, tmp_path):
 
     def start():
         log = open(tmp_path / f"consumer-{len(started)}.log", "wb")
-        proc = subprocess.Popen([str(consumer), "medianest.tasks.huey", "--workers", "2", "--worker-type", "thread"],
+        # Four threads: the periodic tasks a fresh consumer runs at a minute's turn must not hold up the download.
+        proc = subprocess.Popen([str(consumer), "medianest.tasks.huey", "--workers", "4", "--worker-type", "thread"],
                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         started.append((proc, log))
         return proc
@@ -91,7 +92,7 @@ def test_a_killed_worker_is_reaped_and_the_download_finishes_on_restart(app, red
     first = consumers()
     with app.app_context():
         wait_for(lambda: (service.progress_of(db.session.get(YoutubeDownload, did, populate_existing=True)) or {})
-                 .get("downloaded", 0) > 0, timeout=30, interval=0.05)
+                 .get("downloaded", 0) > 0, timeout=60, interval=0.05)
     assert row_of(app, did).status == "downloading" and row_of(app, did).attempts == 1
     assert leftovers(root_of(app))  # a half-written .part in the job's scratch folder
 
