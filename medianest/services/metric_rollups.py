@@ -59,7 +59,10 @@ def epoch(column):
     which returns the much slower numeric type on PostgreSQL 14+)."""
     if _postgresql():
         return sa.func.date_part("epoch", column)
-    return (sa.func.julianday(column) - 2440587.5) * 86400.0
+    # Whole seconds plus the milliseconds, exactly: julianday's float lands a row at 22:00:00 a hair before it,
+    # in the previous hour's bucket.
+    return (sa.cast(sa.func.strftime("%s", column), sa.Float)
+            + (sa.cast(sa.func.strftime("%f", column), sa.Float) - sa.cast(sa.func.strftime("%S", column), sa.Float)))
 
 
 def as_epoch(moment: datetime) -> float:
